@@ -1,0 +1,290 @@
+"""One configuration schema for every tunable, read by production and simulation alike.
+
+Every number the simulation tunes (TTLs, thresholds, concurrency) lives here, so
+the tuner's ``recommended.yaml`` loads unchanged into the real components.
+Each layer owns one section: ``cache``, ``queues``, ``scaling``, ``dbopt``.
+
+Unknown keys are errors (a typo in a TTL must not silently fall back to a
+default), and every error names its field::
+
+    >>> load_config_text("cache:\\n  default_ttl_s: -1\\n")
+    Traceback (most recent call last):
+    ...
+    perfcore.config.ConfigError: cache.default_ttl_s: Input should be greater than 0
+
+``--set path=value`` overrides use the same dotted paths (see
+:func:`apply_overrides`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased as ``field.path: problem`` on one line."""
+
+
+class Section(BaseModel):
+    """Base for every config model: strict about unknown keys, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------- cache
+
+
+class NamespaceConfig(Section):
+    """Per-namespace cache behaviour; a namespace groups keys of one kind of data."""
+
+    ttl_s: float = Field(300.0, gt=0, description="L2 (Redis) time to live")
+    use_memory: bool = Field(True, description="also keep values in the in-process L1")
+    negative_ttl_s: float | None = Field(
+        None, gt=0, description="cache None results for this long; None disables negative caching"
+    )
+
+
+class L1Config(Section):
+    """The in-process tier: small, bounded, never older than its L2 entry."""
+
+    max_entries: int = Field(10_000, gt=0)
+    max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="approximate size bound")
+    max_ttl_s: float = Field(60.0, gt=0, description="an L1 entry lives at most this long")
+
+
+class LockConfig(Section):
+    """Cross-process stampede lock (SET NX PX with a token)."""
+
+    enabled: bool = False
+    ttl_ms: int = Field(10_000, gt=0, description="lock expiry, longer than a slow fetch")
+    wait_timeout_ms: int = Field(5_000, gt=0, description="how long waiters poll before fetching")
+    poll_interval_ms: int = Field(20, gt=0)
+
+
+class BreakerConfig(Section):
+    """Circuit breaker in front of Redis: stop hammering a server that is down."""
+
+    failure_threshold: int = Field(5, gt=0, description="consecutive errors that open it")
+    reset_after_s: float = Field(5.0, gt=0, description="open time before a trial call")
+    log_interval_s: float = Field(30.0, gt=0, description="at most one degraded-mode log per interval")
+
+
+class WarmLoaderConfig(Section):
+    ttl_s: float = Field(gt=0)
+    namespace: str = "warm"
+
+
+def _default_warm_loaders() -> dict[str, WarmLoaderConfig]:
+    # The seed's loaders and TTLs; user_permissions had none in the seed.
+    return {
+        "active_events": WarmLoaderConfig(ttl_s=300),
+        "popular_event_types": WarmLoaderConfig(ttl_s=3600),
+        "system_configuration": WarmLoaderConfig(ttl_s=1800),
+        "user_permissions": WarmLoaderConfig(ttl_s=600),
+    }
+
+
+class CacheConfig(Section):
+    """Two-tier cache: L1 in process, L2 on Redis or Redis Cluster."""
+
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="redis://, rediss:// or redis+cluster:// (Redis Cluster, any node)",
+    )
+    key_prefix: str = Field("pc", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    default_ttl_s: float = Field(300.0, gt=0)
+    namespaces: dict[str, NamespaceConfig] = Field(default_factory=dict)
+    l1: L1Config = Field(default_factory=L1Config)
+    xfetch_beta: float = Field(1.0, ge=0, description="0 disables early refresh; >1 refreshes earlier")
+    lock: LockConfig = Field(default_factory=LockConfig)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    socket_timeout_s: float = Field(0.25, gt=0)
+    max_value_bytes: int = Field(1024 * 1024, gt=0)
+    oversize: Literal["error", "compress"] = "compress"
+    invalidation_channel: str = "perfcore:cache:invalidate"
+    warm_concurrency: int = Field(4, gt=0)
+    warm_loaders: dict[str, WarmLoaderConfig] = Field(default_factory=_default_warm_loaders)
+
+    def namespace(self, name: str) -> NamespaceConfig:
+        """The namespace's settings, or defaults built from ``default_ttl_s``."""
+        found = self.namespaces.get(name)
+        return found if found is not None else NamespaceConfig(ttl_s=self.default_ttl_s)
+
+
+# -------------------------------------------------------------------- queues
+
+
+class QueueSpec(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    concurrency: int = Field(gt=0)
+
+
+def _default_queues() -> list[QueueSpec]:
+    return [
+        QueueSpec(name="critical", concurrency=20),
+        QueueSpec(name="high", concurrency=15),
+        QueueSpec(name="normal", concurrency=10),
+        QueueSpec(name="low", concurrency=5),
+    ]
+
+
+class JobDefaults(Section):
+    attempts: int = Field(3, gt=0)
+    backoff_delay_ms: int = Field(1000, ge=0, description="exponential: delay * 2**(attempt-1)")
+    remove_on_complete: int = Field(100, ge=0)
+    remove_on_fail: int = Field(50, ge=0)
+
+
+class QueuesConfig(Section):
+    """BullMQ priority queues; routing of job types lives in perfcore.queues."""
+
+    redis_url: str = "redis://127.0.0.1:6380/0"
+    prefix: str = Field("bull", pattern=r"^[A-Za-z0-9_{}:-]{1,64}$")
+    queues: list[QueueSpec] = Field(default_factory=_default_queues)
+    job_defaults: JobDefaults = Field(default_factory=JobDefaults)
+
+
+# ------------------------------------------------------------------- scaling
+
+
+class ScalingConfig(Section):
+    """Autoscaler bounds and targets; the policies live in perfcore.scaling.policies."""
+
+    policy: Literal["seed", "target-tracking", "queue-backlog"] = "target-tracking"
+    min_replicas: int = Field(2, gt=0)
+    max_replicas: int = Field(50, gt=0)
+    interval_s: float = Field(15.0, gt=0)
+    # seed threshold rule
+    scale_up_cpu: float = Field(0.70, gt=0, le=1)
+    scale_up_memory: float = Field(0.80, gt=0, le=1)
+    scale_down_cpu: float = Field(0.30, gt=0, le=1)
+    scale_down_memory: float = Field(0.40, gt=0, le=1)
+    scale_down_request_ratio: float = Field(0.5, gt=0)
+    cooldown_s: float = Field(60.0, ge=0)
+    # target tracking (HPA semantics)
+    target_cpu: float = Field(0.60, gt=0, le=1)
+    tolerance: float = Field(0.10, ge=0, lt=1)
+    scale_down_stabilization_s: float = Field(300.0, ge=0)
+    # queue backlog (KEDA style)
+    backlog_per_replica: float = Field(100.0, gt=0)
+
+
+# --------------------------------------------------------------------- dbopt
+
+
+class DbOptConfig(Section):
+    """Index advisor thresholds."""
+
+    since_hours: float = Field(24.0, gt=0)
+    top: int = Field(10, gt=0)
+    min_savings_pct: float = Field(50.0, ge=0, le=100)
+    max_index_columns: int = Field(4, gt=0, le=16)
+    lock_wait_timeout_s: int = Field(5, gt=0)
+    partition_min_rows: int = Field(1_000_000, gt=0)
+
+
+# ---------------------------------------------------------------------- root
+
+
+class PerfcoreConfig(Section):
+    """The whole configuration: one section per layer."""
+
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    queues: QueuesConfig = Field(default_factory=QueuesConfig)
+    scaling: ScalingConfig = Field(default_factory=ScalingConfig)
+    dbopt: DbOptConfig = Field(default_factory=DbOptConfig)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """The first problem as ``dotted.field: message`` (one line, no traceback)."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(root)"
+    return f"{where}: {first['msg']}"
+
+
+def validate_model(model: type[M], data: Any) -> M:
+    """Validate ``data`` into ``model``, raising :class:`ConfigError` on the first problem."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"(root): expected a mapping, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+
+
+def parse_yaml(text: str, source: str = "<string>") -> Any:
+    """Parse YAML, turning syntax errors into one-line :class:`ConfigError`."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+
+
+def read_yaml_file(path: Path) -> Any:
+    """Read and parse a YAML file; a missing file is a :class:`ConfigError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_yaml(text, str(path))
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with ``dotted.path=value`` overrides applied.
+
+    Values are parsed as YAML, so ``cache.default_ttl_s=60`` sets a number and
+    ``scaling.policy=seed`` a string.
+
+    >>> apply_overrides({"a": {"b": 1}}, ["a.b=2", "a.c=[1, 2]"])
+    {'a': {'b': 2, 'c': [1, 2]}}
+    """
+    import copy
+
+    result = copy.deepcopy(data)
+    for item in overrides:
+        path, sep, raw = item.partition("=")
+        if not sep or not path.strip():
+            raise ConfigError(f"--set {item}: expected dotted.path=value")
+        keys = path.strip().split(".")
+        node: dict[str, Any] = result
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{path}: {key} is not a section")
+            node = child
+        node[keys[-1]] = parse_yaml(raw, f"--set {path}")
+    return result
+
+
+def load_config_text(text: str, overrides: list[str] | None = None) -> PerfcoreConfig:
+    data = parse_yaml(text) or {}
+    if not isinstance(data, dict):
+        raise ConfigError("(root): expected a mapping")
+    return validate_model(PerfcoreConfig, apply_overrides(data, overrides or []))
+
+
+def load_config(path: Path | None = None, overrides: list[str] | None = None) -> PerfcoreConfig:
+    """Load ``path`` (or the defaults when None) with optional overrides."""
+    data = read_yaml_file(path) if path is not None else {}
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return validate_model(PerfcoreConfig, apply_overrides(data, overrides or []))
+
+
+def dump_yaml(model: BaseModel) -> str:
+    """YAML for a model, in field order, suitable for ``load_config``."""
+    return yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False)
