@@ -1,0 +1,70 @@
+"""Pure cache decisions: which TTL, how long an L1 copy may live, when to refresh early.
+
+No I/O and no clock: callers pass ``now`` (and the random draw ``u``), so the
+cache manager and the simulation make the *same* decision from the same inputs.
+
+XFetch (Vattani, Chierichetti, Lowenstein, "Optimal Probabilistic Cache Stampede
+Prevention", VLDB 2015) recomputes a value *before* it expires with a
+probability that grows as expiry approaches and with how slow the value is to
+compute, so one caller refreshes while everyone else still gets hits.
+"""
+
+from __future__ import annotations
+
+import math
+
+from perfcore.config import CacheConfig
+
+# The smallest u we feed to log(); u == 0 would mean "refresh infinitely early".
+_MIN_U = 1e-300
+
+
+def xfetch_should_refresh(
+    now: float, expires_at: float, fetch_seconds: float, beta: float, u: float
+) -> bool:
+    """True when this caller should recompute the value now (XFetch).
+
+    Refresh when ``now - fetch_seconds * beta * ln(u) >= expires_at`` with ``u``
+    uniform in (0, 1].  ``-ln(u)`` is exponential with mean 1, so a caller
+    refreshes, on average, ``fetch_seconds * beta`` seconds before expiry.
+    ``beta == 0`` (or an unknown fetch time) only refreshes expired values.
+
+    >>> xfetch_should_refresh(99.0, 100.0, 2.0, 1.0, 0.5)   # 99 + 2*0.69 >= 100
+    True
+    >>> xfetch_should_refresh(90.0, 100.0, 2.0, 1.0, 0.5)
+    False
+    """
+    if now >= expires_at:
+        return True
+    if beta <= 0 or fetch_seconds <= 0:
+        return False
+    gap = -fetch_seconds * beta * math.log(min(1.0, max(u, _MIN_U)))
+    return now + gap >= expires_at
+
+
+def l1_expiry(now: float, l2_expires_at: float, l1_max_ttl: float) -> float:
+    """When an L1 copy expires: after ``l1_max_ttl``, but never after its L2 entry.
+
+    >>> l1_expiry(100.0, 130.0, 60.0)
+    130.0
+    >>> l1_expiry(100.0, 1000.0, 60.0)
+    160.0
+    """
+    return min(now + l1_max_ttl, l2_expires_at)
+
+
+def ttl_for(namespace: str, config: CacheConfig, value_is_none: bool) -> float | None:
+    """The L2 TTL in seconds for a value of ``namespace``; None means "do not cache".
+
+    ``None`` results are cached only in namespaces with ``negative_ttl_s`` set,
+    so a missing row does not hide a row created a moment later.
+    """
+    settings = config.namespace(namespace)
+    if value_is_none:
+        return settings.negative_ttl_s
+    return settings.ttl_s
+
+
+def uses_memory(namespace: str, config: CacheConfig) -> bool:
+    """Whether values of ``namespace`` are also kept in the in-process L1 by default."""
+    return config.namespace(namespace).use_memory
