@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ConfigError(ValueError):
@@ -139,13 +139,73 @@ class JobDefaults(Section):
     remove_on_fail: int = Field(50, ge=0)
 
 
+# BullMQ priorities run LOWER numbers first (1 = most urgent) and treat 0 as
+# "no priority", which would jump ahead of every prioritised job; the seed's
+# 10/5/3/1 (higher = more urgent) are translated, never copied.
+PRIORITY_URGENT = 1
+PRIORITY_USER = 2
+PRIORITY_DEFAULT = 3
+PRIORITY_BATCH = 4
+MAX_PRIORITY = 2_097_152  # BullMQ's upper bound (2**21)
+
+
+class RouteSpec(Section):
+    """Where one job type goes: a queue and a BullMQ priority (1 runs first)."""
+
+    queue: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    priority: int = Field(ge=1, le=MAX_PRIORITY)
+
+
+def _default_routes() -> dict[str, RouteSpec]:
+    urgent = RouteSpec(queue="critical", priority=PRIORITY_URGENT)
+    user = RouteSpec(queue="high", priority=PRIORITY_USER)
+    batch = RouteSpec(queue="low", priority=PRIORITY_BATCH)
+    return {
+        "real_time_notification": urgent,
+        "emergency_alert": urgent,
+        "user_report": user,
+        "dashboard_update": user,
+        "data_backup": batch,
+        "analytics_batch": batch,
+    }
+
+
 class QueuesConfig(Section):
     """BullMQ priority queues; routing of job types lives in perfcore.queues."""
 
     redis_url: str = "redis://127.0.0.1:6380/0"
-    prefix: str = Field("bull", pattern=r"^[A-Za-z0-9_{}:-]{1,64}$")
+    prefix: str = Field(
+        "bull",
+        pattern=r"^[A-Za-z0-9_{}:-]{1,64}$",
+        description="key prefix; use a hash tag such as {perfcore} on Redis Cluster",
+    )
     queues: list[QueueSpec] = Field(default_factory=_default_queues)
     job_defaults: JobDefaults = Field(default_factory=JobDefaults)
+    routes: dict[str, RouteSpec] = Field(
+        default_factory=_default_routes, description="job type -> queue and BullMQ priority"
+    )
+    default_route: RouteSpec = Field(
+        default_factory=lambda: RouteSpec(queue="normal", priority=PRIORITY_DEFAULT),
+        description="route of every job type not listed in routes",
+    )
+    database_url: str = Field(
+        "sqlite:///perfcore-queues.db", description="SQLAlchemy URL of the reference database"
+    )
+    export_dir: str = Field("reports/exports", description="where data_export writes CSV files")
+    lock_duration_ms: int = Field(30_000, gt=0, description="job lock; renewed while it runs")
+    stalled_interval_ms: int = Field(30_000, gt=0, description="how often stalled jobs are checked")
+    max_stalled_count: int = Field(1, ge=0, description="stalls before a job fails")
+    shutdown_timeout_s: float = Field(30.0, gt=0, description="SIGTERM grace for in-flight jobs")
+
+    @model_validator(mode="after")
+    def _routes_name_known_queues(self) -> QueuesConfig:
+        names = [spec.name for spec in self.queues]
+        if len(set(names)) != len(names):
+            raise ValueError(f"queue names must be unique, got {names}")
+        for job_type, route in {**self.routes, "(default)": self.default_route}.items():
+            if route.queue not in names:
+                raise ValueError(f"route {job_type}: unknown queue {route.queue!r}")
+        return self
 
 
 # ------------------------------------------------------------------- scaling
