@@ -19,10 +19,16 @@ from perfcore.errors import CheckFailed, ServiceUnavailable
 
 # name -> "module:attribute" of a click command or group, with its one-line help.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "stack": ("perfcore.stack_cli:stack", "Start, stop and inspect local Redis, Redis Cluster, MariaDB."),
+    "stack": (
+        "perfcore.stack_cli:stack",
+        "Start, stop and inspect local Redis, Redis Cluster, MariaDB.",
+    ),
     "config": ("perfcore.config_cli:config", "Print the default configuration or check a file."),
     "cache": ("perfcore.cache.cli:cache", "Inspect and invalidate the two-tier cache."),
-    "simulate": ("simulation.cli:simulate", "Run the SimPy model of the platform (no servers needed)."),
+    "simulate": (
+        "simulation.cli:simulate",
+        "Run the SimPy model of the platform (no servers needed).",
+    ),
     "worker": ("perfcore.queues.cli:worker", "Run a BullMQ worker for some queues."),
     "queues": ("perfcore.queues.cli:queues", "Inspect the BullMQ priority queues."),
     "db": ("perfcore.dbopt.cli:db", "Index advisor for MySQL and MariaDB."),

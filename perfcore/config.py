@@ -70,7 +70,9 @@ class BreakerConfig(Section):
 
     failure_threshold: int = Field(5, gt=0, description="consecutive errors that open it")
     reset_after_s: float = Field(5.0, gt=0, description="open time before a trial call")
-    log_interval_s: float = Field(30.0, gt=0, description="at most one degraded-mode log per interval")
+    log_interval_s: float = Field(
+        30.0, gt=0, description="at most one degraded-mode log per interval"
+    )
 
 
 class WarmLoaderConfig(Section):
@@ -99,7 +101,9 @@ class CacheConfig(Section):
     default_ttl_s: float = Field(300.0, gt=0)
     namespaces: dict[str, NamespaceConfig] = Field(default_factory=dict)
     l1: L1Config = Field(default_factory=L1Config)
-    xfetch_beta: float = Field(1.0, ge=0, description="0 disables early refresh; >1 refreshes earlier")
+    xfetch_beta: float = Field(
+        1.0, ge=0, description="0 disables early refresh; >1 refreshes earlier"
+    )
     lock: LockConfig = Field(default_factory=LockConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     socket_timeout_s: float = Field(0.25, gt=0)
@@ -196,6 +200,10 @@ class QueuesConfig(Section):
     stalled_interval_ms: int = Field(30_000, gt=0, description="how often stalled jobs are checked")
     max_stalled_count: int = Field(1, ge=0, description="stalls before a job fails")
     shutdown_timeout_s: float = Field(30.0, gt=0, description="SIGTERM grace for in-flight jobs")
+    handlers: list[str] = Field(
+        default_factory=list,
+        description="extra 'module:attribute' mappings of job type -> handler, loaded by workers",
+    )
 
     @model_validator(mode="after")
     def _routes_name_known_queues(self) -> QueuesConfig:
@@ -225,12 +233,44 @@ class ScalingConfig(Section):
     scale_down_memory: float = Field(0.40, gt=0, le=1)
     scale_down_request_ratio: float = Field(0.5, gt=0)
     cooldown_s: float = Field(60.0, ge=0)
-    # target tracking (HPA semantics)
-    target_cpu: float = Field(0.60, gt=0, le=1)
+    baseline_request_rate: float | None = Field(
+        None, gt=0, description="req/s of normal load; None drops the seed's request-rate clause"
+    )
+    # target tracking (HPA semantics); None disables a metric
+    target_cpu: float | None = Field(0.60, gt=0, le=1, description="CPU utilisation per ready pod")
+    target_memory: float | None = Field(None, gt=0, le=1)
+    target_requests_per_replica: float | None = Field(None, gt=0, description="req/s per ready pod")
     tolerance: float = Field(0.10, ge=0, lt=1)
     scale_down_stabilization_s: float = Field(300.0, ge=0)
+    scale_up_stabilization_s: float = Field(0.0, ge=0)
+    # HPA default behavior: up max(+4 pods, +100%) per 15 s; down -100% per 15 s
+    scale_up_pods: int = Field(4, ge=0)
+    scale_up_percent: float = Field(100.0, ge=0)
+    scale_up_period_s: float = Field(15.0, gt=0)
+    scale_down_percent: float = Field(100.0, ge=0, le=100)
+    scale_down_period_s: float = Field(15.0, gt=0)
     # queue backlog (KEDA style)
     backlog_per_replica: float = Field(100.0, gt=0)
+    backlog_queues: list[str] | None = Field(
+        None, description="BullMQ queues whose waiting jobs count; None = every queue in queues"
+    )
+    # the loop's adapters
+    namespace: str = Field("default", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    deployment: str | None = Field(None, pattern=r"^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$")
+    prometheus_url: str = "http://127.0.0.1:9090"
+    prometheus_queries: dict[str, str] = Field(
+        default_factory=dict,
+        description="PromQL per metric (cpu, memory, request_rate, queue_backlog); "
+        "{namespace} and {deployment} are substituted",
+    )
+    worker_command: list[str] = Field(default_factory=lambda: ["perfcore", "worker"], min_length=1)
+    worker_stop_timeout_s: float = Field(30.0, gt=0, description="SIGTERM grace before SIGKILL")
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> ScalingConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas must not exceed max_replicas")
+        return self
 
 
 # --------------------------------------------------------------------- dbopt
@@ -245,6 +285,16 @@ class DbOptConfig(Section):
     max_index_columns: int = Field(4, gt=0, le=16)
     lock_wait_timeout_s: int = Field(5, gt=0)
     partition_min_rows: int = Field(1_000_000, gt=0)
+    partition_min_share: float = Field(
+        0.5, gt=0, le=1, description="share of a table's slow time filtered by a date range"
+    )
+    max_log_rows: int = Field(100_000, gt=0, description="slow-log rows read per run")
+    measure_timeout_s: float = Field(
+        10.0, gt=0, description="bound on each ANALYZE run that measures a query's latency"
+    )
+    min_query_time_s: float = Field(
+        0.0, ge=0, description="ignore fingerprints whose mean time is below this"
+    )
 
 
 # ---------------------------------------------------------------------- root

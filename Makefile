@@ -1,0 +1,36 @@
+# The two Quick-start commands are `make simulate` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed
+
+.PHONY: install simulate test services lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test,load]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## main job on embedded defaults: the default scenario, no servers needed
+simulate: $(STAMP)
+	$(VENV)/bin/perfcore simulate
+
+## whole suite: installs what it needs, real services start and stop inside pytest
+test: $(STAMP) services
+	scripts/run-tests -q -ra $(PYTEST_ARGS)
+
+services:
+	scripts/ensure-services
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check perfcore simulation
+	$(VENV)/bin/mypy perfcore
+
+bench: $(STAMP) services
+	scripts/run-tests benchmarks -q -s $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .perfcore .pytest_cache .mypy_cache .ruff_cache .benchmarks

@@ -1,0 +1,5 @@
+"""``python -m perfcore`` runs the command line."""
+
+from perfcore.cli import main
+
+main()
