@@ -1,0 +1,206 @@
+"""``perfcore worker`` and ``perfcore queues``: run workers, add jobs, read queue status.
+
+Where the queue Redis is, in order: ``--redis``; the ``queues.redis_url`` of
+``--config``; the ``redis_queues`` service of a running ``perfcore stack up``;
+the default ``queues.redis_url``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from perfcore.config import QueuesConfig, load_config
+from perfcore.errors import BadInput, CheckFailed
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="perfcore YAML config (its queues section is used)",
+)
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a config field"
+)
+redis_option = click.option("--redis", "redis_url", default=None, help="queue Redis URL")
+
+
+def queues_config(config_path: Path | None, overrides: tuple[str, ...]) -> QueuesConfig:
+    return load_config(config_path, list(overrides)).queues
+
+
+def resolve_redis_url(explicit: str | None, config_path: Path | None, config: QueuesConfig) -> str:
+    """``--redis``, else the config file's, else a running stack's queue Redis, else the default."""
+    if explicit:
+        return explicit
+    if config_path is None:
+        from perfcore.stack import Stack
+
+        info = Stack().status().get("redis_queues", {})
+        if info.get("running") and isinstance(info.get("url"), str):
+            return str(info["url"])
+    return config.redis_url
+
+
+def _emit(payload: dict[str, Any], as_json: bool, out: Path | None, name: str, text: str) -> None:
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(json.dumps(payload, indent=2) + "\n")
+    click.echo(json.dumps(payload) if as_json else text)
+
+
+# ------------------------------------------------------------------- worker
+
+
+@click.command()
+@click.option("--queues", "queue_list", required=True, help="comma-separated, e.g. critical,high")
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), default=None, help="jobs in parallel per queue"
+)
+@click.option("--database-url", default=None, help="SQLAlchemy URL of the reference database")
+@redis_option
+@config_option
+@set_option
+def worker(
+    queue_list: str,
+    concurrency: int | None,
+    database_url: str | None,
+    redis_url: str | None,
+    config_path: Path | None,
+    overrides: tuple[str, ...],
+) -> None:
+    """Process jobs from some queues until SIGTERM (in-flight jobs finish first).
+
+    \b
+      perfcore worker --queues critical,high
+      perfcore worker --queues low --concurrency 2 --database-url mysql+pymysql://...
+    """
+    from perfcore.queues.worker import WorkerProcess
+
+    config = queues_config(config_path, overrides)
+    names = [name.strip() for name in queue_list.split(",") if name.strip()]
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    process = WorkerProcess(
+        config,
+        names,
+        redis_url=resolve_redis_url(redis_url, config_path, config),
+        database_url=database_url,
+        concurrency=concurrency,
+    )
+    if not asyncio.run(process.run_until_signalled()):
+        raise CheckFailed("shutdown timed out; unfinished jobs return via the stalled check")
+    click.echo(f"worker stopped after {process.processed} jobs", err=True)
+
+
+# ------------------------------------------------------------------- queues
+
+
+@click.group()
+def queues() -> None:
+    """The BullMQ priority queues: status, adding jobs, the reference database."""
+
+
+@queues.command()
+@redis_option
+@config_option
+@set_option
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="also write JSON here")
+def status(
+    redis_url: str | None,
+    config_path: Path | None,
+    overrides: tuple[str, ...],
+    as_json: bool,
+    out: Path | None,
+) -> None:
+    """Waiting, active, delayed, prioritized, completed, failed jobs and workers per queue."""
+    from perfcore.queues.manager import status_sync
+    from perfcore.queues.status import format_table
+
+    config = queues_config(config_path, overrides)
+    url = resolve_redis_url(redis_url, config_path, config)
+    statuses = status_sync(config, redis_url=url)
+    payload = {"redis": url, "queues": {s.name: s.to_dict() for s in statuses}}
+    _emit(payload, as_json, out, "queues-status.json", format_table(statuses))
+
+
+@queues.command()
+@click.argument("job_type")
+@click.option("--data", "data_json", default="{}", help="job data as a JSON object")
+@click.option("--queue", default=None, help="force a queue (the priority still follows the type)")
+@redis_option
+@config_option
+@set_option
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def add(
+    job_type: str,
+    data_json: str,
+    queue: str | None,
+    redis_url: str | None,
+    config_path: Path | None,
+    overrides: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Add one JOB_TYPE job where the routing policy sends it."""
+    from perfcore.queues.manager import QueueManager
+
+    try:
+        data = json.loads(data_json)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"--data: invalid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise BadInput("--data: expected a JSON object")
+    config = queues_config(config_path, overrides)
+    url = resolve_redis_url(redis_url, config_path, config)
+
+    async def run() -> dict[str, Any]:
+        async with QueueManager(config, redis_url=url) as manager:
+            route = manager.route(job_type, queue)
+            job = await manager.add(job_type, data, queue=queue)
+            return {
+                "id": job.id,
+                "type": job_type,
+                "queue": route.queue,
+                "priority": route.priority,
+            }
+
+    result = asyncio.run(run())
+    text = f"added {result['type']} as job {result['id']} to {result['queue']} (priority {result['priority']})"
+    _emit(result, as_json, None, "", text)
+
+
+@queues.command("init-db")
+@click.option("--database-url", default=None, help="SQLAlchemy URL [default: queues.database_url]")
+@click.option("--events", "events_count", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option("--per-event", type=click.IntRange(min=0), default=50, show_default=True)
+@config_option
+@set_option
+def init_db(
+    database_url: str | None,
+    events_count: int,
+    per_event: int,
+    config_path: Path | None,
+    overrides: tuple[str, ...],
+) -> None:
+    """Create the reference tables and fill events/registrations with demo data (if empty)."""
+    from perfcore.queues.refdb import connect, create_schema, seed
+
+    url = database_url or queues_config(config_path, overrides).database_url
+    engine = connect(url)
+    try:
+        create_schema(engine)
+        seed(engine, events_count=events_count, per_event=per_event)
+    finally:
+        engine.dispose()
+    click.echo(
+        f"reference tables ready in {engine.url.render_as_string(hide_password=True)}", err=True
+    )

@@ -1,0 +1,128 @@
+"""The queue Redis: how to reach it, and whether it is safe for BullMQ.
+
+BullMQ keeps every job in Redis.  A server that may evict keys
+(``maxmemory-policy`` other than ``noeviction``) can silently drop jobs, locks
+and markers, so perfcore refuses it instead of warning.
+
+Two URL forms are accepted:
+
+* ``redis://host:port/db`` (or ``rediss://``) - one server;
+* ``redis+cluster://host:port,host:port`` - Redis Cluster.  BullMQ's Lua
+  scripts touch many keys of one queue at once, so every key must live in one
+  hash slot: the key prefix must contain a hash tag such as ``{perfcore}``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from perfcore.config import ConfigError
+from perfcore.errors import ServiceUnavailable
+
+CLUSTER_SCHEME = "redis+cluster://"
+_HASH_TAG = re.compile(r"\{[^{}]+\}")
+
+
+@dataclass(frozen=True)
+class QueueRedis:
+    """A parsed queue Redis URL."""
+
+    url: str
+    cluster_nodes: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def is_cluster(self) -> bool:
+        return bool(self.cluster_nodes)
+
+
+def parse_redis_url(url: str, field: str = "queues.redis_url") -> QueueRedis:
+    """Recognise a single-server or a ``redis+cluster://`` URL (bad input -> ConfigError)."""
+    if url.startswith(CLUSTER_SCHEME):
+        nodes: list[tuple[str, int]] = []
+        for part in url.removeprefix(CLUSTER_SCHEME).strip("/").split(","):
+            host, sep, port = part.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ConfigError(f"{field}: expected host:port in cluster URL, got {part!r}")
+            nodes.append((host, int(port)))
+        return QueueRedis(url, tuple(nodes))
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{field}: expected redis://, rediss:// or redis+cluster://, got {url!r}")
+    return QueueRedis(url)
+
+
+def check_prefix(target: QueueRedis, prefix: str) -> None:
+    """On Redis Cluster the prefix must pin a queue's keys to one slot."""
+    if target.is_cluster and not _HASH_TAG.search(prefix):
+        raise ConfigError(
+            f"queues.prefix: Redis Cluster needs a hash tag in the prefix, e.g. {{{prefix}}}"
+        )
+
+
+def make_client(target: QueueRedis) -> Redis | RedisCluster:
+    """An asyncio client (decoded responses, as bullmq expects)."""
+    if target.is_cluster:
+        nodes = [ClusterNode(host, port) for host, port in target.cluster_nodes]
+        return RedisCluster(startup_nodes=nodes, decode_responses=True)
+    client: Redis = Redis.from_url(target.url, decode_responses=True)
+    return client
+
+
+def bullmq_connection(target: QueueRedis) -> Any:
+    """What bullmq's ``connection`` option takes: the URL, or a cluster client.
+
+    A URL lets bullmq open (and later close) its own connections, including the
+    worker's dedicated blocking one.
+    """
+    return make_client(target) if target.is_cluster else target.url
+
+
+async def _primary_addresses(target: QueueRedis) -> list[tuple[str, int] | None]:
+    """Every primary of a cluster; ``[None]`` stands for the single server of ``target.url``."""
+    if not target.is_cluster:
+        return [None]
+    cluster = make_client(target)
+    assert isinstance(cluster, RedisCluster)
+    try:
+        await cluster.initialize()
+        return [(node.host, int(node.port)) for node in cluster.get_primaries()]
+    finally:
+        await cluster.aclose()
+
+
+async def ensure_noeviction(target: QueueRedis) -> None:
+    """Raise :class:`ServiceUnavailable` unless every primary has ``noeviction``."""
+    try:
+        for address in await _primary_addresses(target):
+            server = (
+                Redis.from_url(target.url, decode_responses=True)
+                if address is None
+                else Redis(host=address[0], port=address[1], decode_responses=True)
+            )
+            try:
+                reply = await server.config_get("maxmemory-policy")
+            finally:
+                await server.aclose()
+            policy = str(reply.get("maxmemory-policy", "unknown"))
+            if policy != "noeviction":
+                where = target.url if address is None else f"{address[0]}:{address[1]}"
+                raise ServiceUnavailable(
+                    f"queue Redis {where} has maxmemory-policy {policy}; BullMQ needs noeviction "
+                    "(CONFIG SET maxmemory-policy noeviction, or a separate Redis for queues)"
+                )
+    except (OSError, RedisConnectionError, RedisTimeoutError) as exc:
+        raise ServiceUnavailable(f"queue Redis unreachable: {exc}") from None
+
+
+async def verify(url: str, prefix: str) -> QueueRedis:
+    """Parse ``url`` and refuse an unsafe server or prefix; the one check every entry point runs."""
+    target = parse_redis_url(url)
+    check_prefix(target, prefix)
+    await ensure_noeviction(target)
+    return target
