@@ -28,8 +28,9 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import TypedDict, TypeVar
+from typing import NotRequired, TypedDict, TypeVar
 
 from perfcore.errors import ServiceUnavailable
 
@@ -300,7 +301,7 @@ def start_redis_cluster(run_dir: Path, primaries: int = 3) -> RedisCluster:
         raise ServiceUnavailable(f"redis-cli --cluster create failed: {result.stdout[-300:]}")
     for _, port in cluster.nodes:
         _wait_until(
-            lambda p=port: _port_answers(p, b"CLUSTER INFO\r\n", b"cluster_state:ok"),  # type: ignore[misc]
+            partial(_port_answers, port, b"CLUSTER INFO\r\n", b"cluster_state:ok"),
             f"cluster node {port}",
         )
     return cluster
@@ -408,6 +409,29 @@ class ServiceState(TypedDict):
     url: str
     pids: list[int]
     ports: list[int]
+    containers: NotRequired[list[str]]
+
+
+# The program each service needs; when missing, a reachable Docker daemon runs it instead.
+PROGRAM_FOR = {
+    "redis_cache": "redis-server",
+    "redis_queues": "redis-server",
+    "redis_cluster": "redis-cli",
+    "mariadb": "mariadbd",
+}
+
+
+def _runs_in_docker(name: str) -> bool:
+    program = PROGRAM_FOR[name]
+    if shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/local/sbin:/sbin"):
+        return False
+    from perfcore.stack_docker import docker_client
+
+    try:
+        docker_client()
+    except ServiceUnavailable:
+        return False  # the process backend then names the missing package
+    return True
 
 
 class Stack:
@@ -447,6 +471,8 @@ class Stack:
         return {name: str(info["url"]) for name, info in state.items()}
 
     def _start(self, name: str) -> ServiceState:
+        if _runs_in_docker(name):
+            return _start_in_docker(name)
         directory = self.run_dir / name
         if name == "redis_cache":
             server = start_redis(directory, maxmemory_policy="allkeys-lru")
@@ -468,6 +494,10 @@ class Stack:
 
     @staticmethod
     def _alive(info: ServiceState) -> bool:
+        if info.get("containers"):
+            from perfcore.stack_docker import container_running
+
+            return all(container_running(cid) for cid in info.get("containers", []))
         pids = info.get("pids") or []
         return bool(pids) and all(_pid_alive(pid) for pid in pids)
 
@@ -481,8 +511,38 @@ class Stack:
         state = self.read_state()
         for info in state.values():
             for pid in info.get("pids") or []:
-                if isinstance(pid, int):
-                    stop_pid(pid)
+                stop_pid(pid)
+            if info.get("containers"):
+                from perfcore.stack_docker import remove_containers
+
+                remove_containers(info.get("containers", []))
         if self.state_file.exists():
             self.state_file.unlink()
         return list(state)
+
+
+def _start_in_docker(name: str) -> ServiceState:
+    """Run ``name`` as containers on the host network, waiting for readiness like the processes."""
+    from perfcore import stack_docker as docker
+
+    if name == "mariadb":
+        port = free_port()
+        cid = docker.mariadb_container(port, "perfcore")
+        db = MariaDB(Path("/nonexistent"), port)
+        _wait_until(db._ready, f"mariadb container on port {port}", timeout_s=180)
+        return {"url": db.dsn, "pids": [], "ports": [port], "containers": [cid]}
+    cluster = name == "redis_cluster"
+    ports = [free_port() for _ in range(3 if cluster else 1)]
+    policy = "allkeys-lru" if name == "redis_cache" else "noeviction"
+    cids = [
+        docker.run_container(docker.REDIS_IMAGE, docker.redis_command(p, policy, cluster))
+        for p in ports
+    ]
+    for port in ports:
+        _wait_until(partial(_port_answers, port, b"PING\r\n", b"PONG"), f"redis container {port}")
+    if cluster:
+        docker.create_cluster(cids[0], ports)
+        url = "redis+cluster://" + ",".join(f"{HOST}:{p}" for p in ports)
+    else:
+        url = f"redis://{HOST}:{ports[0]}/0"
+    return {"url": url, "pids": [], "ports": ports, "containers": cids}
