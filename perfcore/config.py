@@ -18,6 +18,7 @@ default), and every error names its field::
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -107,16 +108,26 @@ class CacheConfig(Section):
     lock: LockConfig = Field(default_factory=LockConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     socket_timeout_s: float = Field(0.25, gt=0)
+    max_connections: int = Field(
+        64, gt=0, description="connection pool size per Redis node; callers queue beyond it"
+    )
     max_value_bytes: int = Field(1024 * 1024, gt=0)
+    max_key_bytes: int = Field(512, gt=0, description="longest accepted cache key (UTF-8 bytes)")
+    scan_batch: int = Field(500, gt=0, description="SCAN COUNT and UNLINK batch size")
     oversize: Literal["error", "compress"] = "compress"
     invalidation_channel: str = "perfcore:cache:invalidate"
     warm_concurrency: int = Field(4, gt=0)
     warm_loaders: dict[str, WarmLoaderConfig] = Field(default_factory=_default_warm_loaders)
 
+    @cached_property
+    def _default_namespace(self) -> NamespaceConfig:
+        # Built once: namespace() sits on the cache's per-request path.
+        return NamespaceConfig(ttl_s=self.default_ttl_s)
+
     def namespace(self, name: str) -> NamespaceConfig:
         """The namespace's settings, or defaults built from ``default_ttl_s``."""
         found = self.namespaces.get(name)
-        return found if found is not None else NamespaceConfig(ttl_s=self.default_ttl_s)
+        return found if found is not None else self._default_namespace
 
 
 # -------------------------------------------------------------------- queues

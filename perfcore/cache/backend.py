@@ -1,0 +1,207 @@
+"""L2 adapter: one small API over ``redis.asyncio`` Redis and RedisCluster.
+
+The URL picks the topology: ``redis://``, ``rediss://`` and ``unix://`` give a
+standalone client, ``redis+cluster://host:port,host:port`` a cluster client
+(any reachable node is enough to discover the rest).  Clients fail fast
+(socket timeouts, no retries): the cache's circuit breaker, not redis-py's
+retry loop, decides when to try Redis again.
+
+Pattern deletes SCAN every primary (never KEYS, which blocks the server) and
+UNLINK (freeing memory off the main thread) in batches.  Multi-key UNLINK is
+one command on a standalone server; on a cluster, keys of one batch live in
+many hash slots, so they go through a cluster pipeline that sends one batch
+per node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisClusterException, RedisError
+
+from perfcore.errors import BadInput
+
+# Everything a broken or slow Redis can raise at us.
+BACKEND_ERRORS: tuple[type[BaseException], ...] = (
+    RedisError,
+    RedisClusterException,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+CLUSTER_SCHEME = "redis+cluster://"
+_STANDALONE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+_RELEASE_LUA = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('unlink', KEYS[1])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class ClusterUrl:
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_cluster_url(url: str) -> ClusterUrl:
+    """``redis+cluster://[user:pass@]h1:p1,h2:p2`` → nodes and credentials."""
+    rest = url[len(CLUSTER_SCHEME) :].split("/", 1)[0]
+    username = password = None
+    if "@" in rest:
+        auth, rest = rest.rsplit("@", 1)
+        user, _, secret = auth.partition(":")
+        username, password = (user or None), (secret or None)
+    nodes: list[tuple[str, int]] = []
+    for part in rest.split(","):
+        host, sep, port = part.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise BadInput(f"redis_url: cluster node {part!r} is not host:port")
+        nodes.append((host.strip("[]"), int(port)))
+    return ClusterUrl(tuple(nodes), username, password)
+
+
+def check_url(url: str) -> str:
+    """Validate a cache Redis URL, raising :class:`BadInput` naming the problem."""
+    if url.startswith(CLUSTER_SCHEME):
+        parse_cluster_url(url)
+    elif not url.startswith(_STANDALONE_SCHEMES):
+        raise BadInput(
+            f"redis_url: {url!r} must start with redis://, rediss://, unix:// or {CLUSTER_SCHEME}"
+        )
+    return url
+
+
+class RedisBackend:
+    """The L2 store; ``client`` is a ``Redis`` or a ``RedisCluster``."""
+
+    def __init__(self, client: Redis | RedisCluster) -> None:
+        self.client = client
+        self.is_cluster = isinstance(client, RedisCluster)
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, socket_timeout: float, max_connections: int = 64
+    ) -> RedisBackend:
+        check_url(url)
+        options: dict[str, Any] = {
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": socket_timeout,
+            "retry": Retry(NoBackoff(), 0),
+            "max_connections": max_connections,
+        }
+        if url.startswith(CLUSTER_SCHEME):
+            parsed = parse_cluster_url(url)
+            return cls(
+                RedisCluster(
+                    startup_nodes=[ClusterNode(host, port) for host, port in parsed.nodes],
+                    username=parsed.username,
+                    password=parsed.password,
+                    **options,
+                )
+            )
+        # A blocking pool queues callers (up to the socket timeout) when every
+        # connection is busy, instead of failing a burst of misses outright.
+        pool = BlockingConnectionPool.from_url(url, timeout=socket_timeout, **options)
+        return cls(Redis(connection_pool=pool))
+
+    async def get(self, key: str) -> bytes | None:
+        data: Any = await self.client.get(key)
+        return data  # type: ignore[no-any-return]  # bytes: decode_responses is off
+
+    async def set(self, key: str, data: bytes, ttl_ms: int) -> None:
+        await self.client.set(key, data, px=max(1, ttl_ms))
+
+    async def unlink(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        if not self.is_cluster or len(keys) == 1:
+            return int(await self.client.unlink(*keys))
+        pipe = self.client.pipeline()
+        for key in keys:
+            pipe.unlink(key)
+        return sum(int(n) for n in await pipe.execute())
+
+    async def scan(self, pattern: str, batch: int) -> AsyncIterator[list[str]]:
+        """Batches of keys matching ``pattern`` from every primary (SCAN, never KEYS)."""
+        if isinstance(self.client, RedisCluster):
+            for node in self.client.get_primaries():
+                cursor = 0
+                while True:
+                    cursors: Any
+                    cursors, keys = await self.client.scan(
+                        cursor, match=pattern, count=batch, target_nodes=node
+                    )
+                    if keys:
+                        yield [_text(k) for k in keys]
+                    cursor = int(cursors[node.name])
+                    if cursor == 0:
+                        break
+        else:
+            cursor = 0
+            while True:
+                cursor, keys = await self.client.scan(cursor, match=pattern, count=batch)
+                if keys:
+                    yield [_text(k) for k in keys]
+                if cursor == 0:
+                    break
+
+    async def delete_matching(self, pattern: str, batch: int) -> int:
+        """UNLINK every key matching ``pattern`` on every primary; the number removed."""
+        removed = 0
+        async for keys in self.scan(pattern, batch):
+            for start in range(0, len(keys), batch):
+                removed += await self.unlink(*keys[start : start + batch])
+        return removed
+
+    async def set_nx(self, key: str, token: str, ttl_ms: int) -> bool:
+        return bool(await self.client.set(key, token, nx=True, px=ttl_ms))
+
+    async def delete_if_equals(self, key: str, token: str) -> bool:
+        """Atomically delete ``key`` only while it still holds ``token`` (Lua)."""
+        result = await self.client.eval(_RELEASE_LUA, 1, key, token)
+        return bool(result)
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        await self.client.publish(channel, message)
+
+    def pubsub(self) -> Any:
+        """A fresh pub/sub object (plain pub/sub is broadcast to every cluster node)."""
+        return self.client.pubsub()
+
+    def primaries(self) -> list[str]:
+        if isinstance(self.client, RedisCluster):
+            return [f"{n.host}:{n.port}" for n in self.client.get_primaries()]
+        kwargs = self.client.connection_pool.connection_kwargs
+        return [f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}"]
+
+    async def info(self) -> dict[str, dict[str, Any]]:
+        """``INFO`` of every primary, keyed by ``host:port``."""
+        if isinstance(self.client, RedisCluster):
+            await self.client.initialize()
+            result: dict[str, dict[str, Any]] = {}
+            for node in self.client.get_primaries():
+                raw = await self.client.info(target_nodes=node)
+                result[f"{node.host}:{node.port}"] = raw.get(node.name, raw)
+            return result
+        return {self.primaries()[0]: await self.client.info()}
+
+    async def ping(self) -> bool:
+        return bool(await self.client.ping())
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _text(key: bytes | str) -> str:
+    return key.decode("utf-8", "replace") if isinstance(key, bytes) else key
