@@ -274,7 +274,11 @@ class ScalingConfig(Section):
         description="PromQL per metric (cpu, memory, request_rate, queue_backlog); "
         "{namespace} and {deployment} are substituted",
     )
-    worker_command: list[str] = Field(default_factory=lambda: ["perfcore", "worker"], min_length=1)
+    worker_command: list[str] = Field(
+        default_factory=lambda: ["perfcore", "worker", "--queues", "critical,high,normal,low"],
+        min_length=1,
+        description="one replica of the local-processes actuator",
+    )
     worker_stop_timeout_s: float = Field(30.0, gt=0, description="SIGTERM grace before SIGKILL")
 
     @model_validator(mode="after")

@@ -149,6 +149,11 @@ class ScalingPolicy(ABC):
         self.history.prune(obs.now - self._memory_s())
         return decision
 
+    def discard_change(self, at: float) -> None:
+        """Forget the change decided at ``at``: the actuator could not apply it."""
+        if self.history.events and self.history.events[-1].at == at:
+            self.history.events.pop()
+
     @abstractmethod
     def _decide(self, obs: Observation) -> Decision:
         """The policy's rule for a replica count already within bounds."""
@@ -189,6 +194,8 @@ class SeedThresholdPolicy(ScalingPolicy):
 
     def _decide(self, obs: Observation) -> Decision:
         c, current = self.config, obs.current_replicas
+        if obs.cpu is None and obs.memory is None:
+            return Decision(current, "cpu and memory missing: hold")
         target, why = current, "utilisation within thresholds"
         if (obs.cpu is not None and obs.cpu > c.scale_up_cpu) or (
             obs.memory is not None and obs.memory > c.scale_up_memory
