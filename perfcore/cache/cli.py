@@ -1,0 +1,178 @@
+"""``perfcore cache``: inspect the L2 tier and invalidate keys from the shell.
+
+``stats`` reads Redis only (INFO of every primary, and a SCAN count of cache
+keys per namespace); in-process L1 counters live in the application
+(:meth:`CacheManager.stats`, Prometheus).  ``invalidate`` goes through a
+``CacheManager`` so running instances also drop their L1 copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+
+from perfcore.cache.backend import BACKEND_ERRORS, RedisBackend, check_url
+from perfcore.cache.keys import split_redis_key, validate_pattern
+from perfcore.config import CacheConfig, load_config
+from perfcore.errors import ServiceUnavailable
+
+_INFO_FIELDS = (
+    "redis_version",
+    "used_memory",
+    "maxmemory",
+    "maxmemory_policy",
+    "keyspace_hits",
+    "keyspace_misses",
+    "evicted_keys",
+    "expired_keys",
+)
+
+
+def _cache_config(
+    config_file: Path | None, redis_url: str | None, prefix: str | None
+) -> CacheConfig:
+    cache = load_config(config_file).cache
+    updates: dict[str, Any] = {}
+    if redis_url is not None:
+        updates["redis_url"] = check_url(redis_url)
+    if prefix is not None:
+        updates["key_prefix"] = prefix
+    data = cache.model_dump() | updates
+    return CacheConfig.model_validate(data)
+
+
+def _emit(payload: dict[str, Any], as_json: bool, out: Path | None, name: str, text: str) -> None:
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(json.dumps(payload, indent=2) + "\n")
+    click.echo(json.dumps(payload) if as_json else text)
+
+
+async def l2_report(config: CacheConfig) -> dict[str, Any]:
+    """Server counters of every primary plus cache keys per namespace."""
+    backend = RedisBackend.from_url(
+        config.redis_url, socket_timeout=max(config.socket_timeout_s, 2)
+    )
+    try:
+        info = await backend.info()
+        per_namespace: Counter[str] = Counter()
+        async for keys in backend.scan(f"{config.key_prefix}:*", config.scan_batch):
+            for key in keys:
+                parts = split_redis_key(config.key_prefix, key)
+                per_namespace[parts[0] if parts else "(other)"] += 1
+    except BACKEND_ERRORS as exc:
+        raise ServiceUnavailable(f"redis: {config.redis_url}: {exc}") from None
+    finally:
+        await backend.aclose()
+    nodes = {addr: {f: node.get(f) for f in _INFO_FIELDS} for addr, node in info.items()}
+    hits = sum(int(n["keyspace_hits"] or 0) for n in nodes.values())
+    misses = sum(int(n["keyspace_misses"] or 0) for n in nodes.values())
+    return {
+        "redis": config.redis_url,
+        "cluster": backend.is_cluster,
+        "prefix": config.key_prefix,
+        "nodes": nodes,
+        "keys": {"total": sum(per_namespace.values()), "namespaces": dict(per_namespace)},
+        "server_hit_ratio": hits / (hits + misses) if hits + misses else None,
+    }
+
+
+def _format_report(report: dict[str, Any]) -> str:
+    kind = "cluster" if report["cluster"] else "standalone"
+    lines = [f"redis {report['redis']} ({kind}), prefix {report['prefix']!r}"]
+    for addr, node in report["nodes"].items():
+        lines.append(
+            f"  {addr}: used_memory={node['used_memory']} policy={node['maxmemory_policy']} "
+            f"hits={node['keyspace_hits']} misses={node['keyspace_misses']} "
+            f"evicted={node['evicted_keys']}"
+        )
+    lines.append(f"cache keys: {report['keys']['total']}")
+    for namespace, count in sorted(report["keys"]["namespaces"].items()):
+        lines.append(f"  {namespace}: {count}")
+    return "\n".join(lines)
+
+
+redis_option = click.option(
+    "--redis", "redis_url", default=None, help="redis://, rediss:// or redis+cluster://h:p,h:p"
+)
+prefix_option = click.option("--prefix", default=None, help="cache key prefix [default: config]")
+config_option = click.option(
+    "--config", "config_file", type=click.Path(path_type=Path), default=None, help="YAML config"
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+out_option = click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="also write JSON into DIR"
+)
+
+
+@click.group()
+def cache() -> None:
+    """The two-tier cache's Redis tier (standalone or cluster).
+
+    \b
+      perfcore cache stats --redis redis://127.0.0.1:6379/0 --json
+      perfcore cache invalidate 'events:*' --redis redis+cluster://127.0.0.1:7000
+    """
+
+
+@cache.command()
+@redis_option
+@prefix_option
+@config_option
+@json_option
+@out_option
+def stats(
+    redis_url: str | None,
+    prefix: str | None,
+    config_file: Path | None,
+    as_json: bool,
+    out: Path | None,
+) -> None:
+    """Server counters of every primary and the number of cache keys per namespace."""
+    config = _cache_config(config_file, redis_url, prefix)
+    report = asyncio.run(l2_report(config))
+    _emit(report, as_json, out, "cache-stats.json", _format_report(report))
+
+
+@cache.command()
+@click.argument("pattern")
+@redis_option
+@prefix_option
+@config_option
+@json_option
+@out_option
+def invalidate(
+    pattern: str,
+    redis_url: str | None,
+    prefix: str | None,
+    config_file: Path | None,
+    as_json: bool,
+    out: Path | None,
+) -> None:
+    """Delete keys matching PATTERN (a Redis glob over namespace:key, e.g. 'events:*')
+
+    on every primary, and tell running cache instances to drop them from memory.
+    """
+    validate_pattern(pattern)
+    config = _cache_config(config_file, redis_url, prefix)
+    removed = asyncio.run(_invalidate(config, pattern))
+    payload = {"redis": config.redis_url, "pattern": pattern, "removed": removed}
+    _emit(
+        payload,
+        as_json,
+        out,
+        "cache-invalidate.json",
+        f"removed {removed} keys matching {pattern!r}",
+    )
+
+
+async def _invalidate(config: CacheConfig, pattern: str) -> int:
+    from perfcore.cache.manager import CacheManager
+
+    async with CacheManager(config, listen=False) as manager:
+        return await manager.invalidate_pattern(pattern)
