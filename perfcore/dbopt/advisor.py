@@ -1,0 +1,183 @@
+"""The index advisor pipeline, top to bottom.
+
+collect → fingerprint and aggregate → analyse (sqlglot) → candidates →
+what-if verification on the planner → apply (only when asked) →
+partitioning suggestions → report.  Every statement goes through one
+:class:`~perfcore.dbopt.session.Session`, so the report can say exactly what
+was sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy.exc
+
+from perfcore.config import DbOptConfig
+from perfcore.dbopt import apply, collect, partition
+from perfcore.dbopt.analyze import NotAnalysable, analyze
+from perfcore.dbopt.candidates import Analysed, propose
+from perfcore.dbopt.fingerprint import QueryStats, aggregate, fingerprint
+from perfcore.dbopt.planner import Flavour, detect_flavour, measure_ms
+from perfcore.dbopt.report import IndexSuggestion, QuerySummary, Report, ServedQuery
+from perfcore.dbopt.schema import Catalog, Table, qualified, quote, read_catalog
+from perfcore.dbopt.session import Session, connect
+from perfcore.dbopt.verify import what_if
+from perfcore.errors import BadInput, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AdviseOptions:
+    dsn: str
+    apply: bool = False
+    slow_log_file: Path | None = None
+    use_slow_log: bool = True  # read mysql.slow_log
+    use_digest: bool = True  # read performance_schema digests where they carry samples
+
+
+def advise(options: AdviseOptions, config: DbOptConfig, session: Session | None = None) -> Report:
+    """Run the whole pipeline against ``options.dsn`` (or an open ``session``)."""
+    if session is not None:
+        return _advise(session, options, config)
+    engine = connect(options.dsn)
+    try:
+        with engine.connect() as connection:
+            return _advise(Session(connection), options, config)
+    except sqlalchemy.exc.OperationalError as exc:
+        raise ServiceUnavailable(f"dsn: cannot reach the server: {str(exc.orig).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+
+
+def _advise(session: Session, options: AdviseOptions, config: DbOptConfig) -> Report:
+    flavour = detect_flavour(session)
+    database = session.scalar("SELECT DATABASE()")
+    if not database:
+        raise BadInput("dsn: name a database, e.g. mysql+pymysql://user@host:3306/platform")
+    stats = [s for s in _collect(session, options, config) if s.db in (None, "", database)]
+    stats = [s for s in stats if s.mean_s >= config.min_query_time_s]
+    catalog = read_catalog(session, str(database))
+    report = Report(str(database), f"{flavour.name} {flavour.version[0]}.{flavour.version[1]}",
+                    options.apply, config.min_savings_pct)  # fmt: skip
+    analysed = _analyse(stats, catalog, report)
+    log.info("%d slow query shapes, %d analysable", len(stats), len(analysed))
+    candidates = propose(analysed, catalog, config.max_index_columns)
+    latency_before = _latencies(session, flavour, analysed, config) if options.apply else {}
+    result = what_if(
+        session, flavour, catalog, candidates, analysed,
+        min_savings_pct=config.min_savings_pct, top=config.top,
+        lock_wait_timeout_s=config.lock_wait_timeout_s,
+    )  # fmt: skip
+    latency_after: dict[str, float | None] = {}
+    if options.apply and result.built:
+        for candidate in result.built:
+            if flavour.has_invisible_indexes:
+                apply.make_visible(session, catalog, candidate)
+        apply.analyze_tables(session, catalog, {c.table for c in result.built})
+        latency_after = _latencies(session, flavour, analysed, config)
+    elif result.built:
+        for candidate in result.built:
+            apply.drop_index(session, catalog, candidate)
+    chosen_names = {c.name for c in result.built}
+    for verdict in result.chosen:
+        candidate = verdict.candidate
+        served = [
+            ServedQuery(fp, *result.before[fp].cost_measure(plan),
+                        latency_before.get(fp), latency_after.get(fp))  # fmt: skip
+            for fp, plan in result.after.items()
+            if candidate.name in plan.keys
+        ]
+        report.suggestions.append(
+            IndexSuggestion(
+                table=candidate.table,
+                columns=list(candidate.columns),
+                name=candidate.name,
+                ddl=apply.create_index_sql(catalog, candidate, invisible=False),
+                applied=options.apply and candidate.name in chosen_names,
+                benefit_s=round(verdict.benefit_s, 6),
+                size_bytes=candidate.size_bytes,
+                queries=served,
+            )
+        )
+    chosen = {v.candidate.name for v in result.chosen}
+    report.rejected = [
+        {"table": v.candidate.table, "columns": list(v.candidate.columns),
+         "reason": v.reason if not v.accepted or v.candidate.name in chosen else f"beyond --top {config.top}"}
+        for v in result.verdicts
+        if v.candidate.name not in chosen
+    ]  # fmt: skip
+    report.partitioning = partition.suggest(
+        catalog, analysed, _bounds(session, catalog),
+        min_rows=config.partition_min_rows, min_share=config.partition_min_share,
+    )  # fmt: skip
+    report.statements_sent = len(session.statements)
+    return report
+
+
+def _collect(session: Session, options: AdviseOptions, config: DbOptConfig) -> list[QueryStats]:
+    samples: list[collect.Sample] = []
+    if options.use_slow_log:
+        samples += collect.from_slow_log(session, config.since_hours, config.max_log_rows)
+    if options.slow_log_file is not None:
+        samples += collect.from_file(options.slow_log_file)
+    if options.use_digest:
+        # A digest row counts statements the slow log already holds: use it only for new shapes.
+        seen = {fingerprint(s.sql) for s in samples}
+        digests = collect.from_digest(session, config.since_hours, config.max_log_rows)
+        samples += [d for d in digests if fingerprint(d.sql) not in seen]
+    return aggregate(samples)
+
+
+def _analyse(stats: Sequence[QueryStats], catalog: Catalog, report: Report) -> list[Analysed]:
+    columns_of = catalog.columns_of()
+    analysed: list[Analysed] = []
+    for item in stats:
+        skipped = None
+        try:
+            analysis = analyze(item.sample, columns_of)
+            if not analysis.usages:
+                continue  # SELECT 1, SELECT @@var, other databases: nothing to index here
+            analysed.append((item, analysis))
+        except NotAnalysable as exc:
+            skipped = str(exc)
+        report.queries.append(
+            QuerySummary(item.fingerprint, item.count, round(item.total_s, 6), round(item.mean_s, 6),
+                         round(item.max_s, 6), item.rows_examined, item.rows_sent, skipped)  # fmt: skip
+        )
+    return analysed
+
+
+def _latencies(
+    session: Session, flavour: Flavour, analysed: Sequence[Analysed], config: DbOptConfig
+) -> dict[str, float | None]:
+    return {
+        stats.fingerprint: measure_ms(session, flavour, analysis.explain_sql, config.measure_timeout_s)
+        for stats, analysis in analysed
+    }
+
+
+def _bounds(session: Session, catalog: Catalog) -> partition.Bounds:
+    def bounds(table: Table, column: str) -> tuple[dt.date, dt.date] | None:
+        low, high = session.run(
+            f"SELECT MIN({quote(column)}), MAX({quote(column)}) FROM {qualified(catalog, table.name)}"
+        )[0]
+        if low is None or high is None:
+            return None
+        return _as_date(low), _as_date(high)
+
+    return bounds
+
+
+def _as_date(value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+

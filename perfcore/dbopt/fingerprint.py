@@ -1,0 +1,87 @@
+"""Fingerprints: one normalised text per query shape, and statistics per shape.
+
+As pt-query-digest does, literals become ``?``, ``IN (1, 2, 3)`` becomes
+``in (?+)``, comments and whitespace runs disappear and keywords are lower
+case, so ``SELECT * FROM t WHERE id = 7`` and ``select *  from t where id=8``
+aggregate together::
+
+    >>> fingerprint("SELECT * FROM t WHERE id = 7 AND name IN ('a', 'b') LIMIT 10, 20")
+    'select * from t where id = ? and name in (?+) limit ?, ?'
+
+Pure functions; no database access.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from perfcore.dbopt.collect import Sample
+
+_COMMENT = re.compile(r"/\*.*?\*/|--[^\n]*|#[^\n]*", re.DOTALL)
+_STRING = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"", re.DOTALL)
+_NUMBER = re.compile(r"(?<![\w`])[-+]?(?:0x[0-9a-f]+|\d+(?:\.\d+)?(?:e[-+]?\d+)?)(?![\w`])")
+_IN_LIST = re.compile(r"\bin\s*\(\s*\?(?:\s*,\s*\?)*\s*\)")
+_VALUES_LIST = re.compile(r"\bvalues\s*\(.*", re.DOTALL)
+_SPACE = re.compile(r"\s+")
+_OPERATOR = re.compile(r"\s*(=|<=|>=|<>|!=|<|>)\s*")
+_COMMA = re.compile(r"\s*,\s*")
+
+
+def fingerprint(sql: str) -> str:
+    """The normalised shape of ``sql`` (literals replaced, case and spacing folded)."""
+    text = _COMMENT.sub(" ", sql)
+    text = _STRING.sub("?", text)
+    text = text.lower()
+    # Backquoted identifiers keep their names but lose their quotes.
+    text = text.replace("`", "")
+    text = _NUMBER.sub("?", text)
+    text = _SPACE.sub(" ", text).strip().rstrip(";").strip()
+    text = _OPERATOR.sub(r" \1 ", text)
+    text = _COMMA.sub(", ", text)
+    text = _IN_LIST.sub("in (?+)", text)
+    text = _VALUES_LIST.sub("values (?+)", text)
+    return _SPACE.sub(" ", text)
+
+
+@dataclass(frozen=True)
+class QueryStats:
+    """Aggregate of every sample sharing one fingerprint."""
+
+    fingerprint: str
+    sample: str  # the slowest sample: a concrete statement EXPLAIN can plan
+    db: str | None
+    count: int
+    total_s: float
+    max_s: float
+    rows_examined: int
+    rows_sent: int
+
+    @property
+    def mean_s(self) -> float:
+        return self.total_s / self.count if self.count else 0.0
+
+
+def aggregate(samples: Iterable[Sample]) -> list[QueryStats]:
+    """Group samples by fingerprint; the result is ordered by total time, largest first."""
+    groups: dict[str, list[Sample]] = {}
+    for sample in samples:
+        groups.setdefault(fingerprint(sample.sql), []).append(sample)
+    stats = []
+    for shape, members in groups.items():
+        slowest = max(members, key=lambda s: s.max_s)
+        stats.append(
+            QueryStats(
+                fingerprint=shape,
+                sample=slowest.sql,
+                db=slowest.db,
+                count=sum(s.count for s in members),
+                total_s=sum(s.total_s for s in members),
+                max_s=slowest.max_s,
+                rows_examined=sum(s.rows_examined for s in members),
+                rows_sent=sum(s.rows_sent for s in members),
+            )
+        )
+    stats.sort(key=lambda s: (-s.total_s, s.fingerprint))
+    return stats

@@ -1,0 +1,147 @@
+"""What-if verification: does the planner use a candidate, and how much cheaper does it get?
+
+As Dexter does with hypothetical indexes: plan every statement, add every
+candidate at once, plan again, and keep a candidate only if some statement's
+plan uses it *and* that statement's estimated cost falls by at least
+``min_savings_pct``.  MySQL 8 has no hypothetical indexes but has invisible
+ones: candidates are built ``INVISIBLE`` and only this session sees them
+(``optimizer_switch='use_invisible_indexes=on'``), so production plans do not
+change during the experiment.  MariaDB builds them visible; every candidate
+the verification does not keep is dropped again, also on errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from perfcore.dbopt.apply import create_index, drop_index
+from perfcore.dbopt.candidates import Analysed, Candidate
+from perfcore.dbopt.planner import Flavour, Plan, explain
+from perfcore.dbopt.schema import Catalog
+from perfcore.dbopt.session import Session
+
+
+@dataclass
+class Verdict:
+    candidate: Candidate
+    accepted: bool = False
+    reason: str = ""
+    # fingerprint -> (cost before, cost after) for statements whose plan uses the index
+    serves: dict[str, tuple[float, float]] = field(default_factory=dict)
+    benefit_s: float = 0.0  # slow time saved per log window, estimated
+
+    @property
+    def score(self) -> float:
+        """Estimated benefit per index size (seconds saved per MiB), the ranking key."""
+        return self.benefit_s / max(self.candidate.size_bytes / 2**20, 1e-3)
+
+
+def plan_all(session: Session, analysed: Sequence[Analysed]) -> dict[str, Plan]:
+    plans = {}
+    for stats, analysis in analysed:
+        plans[stats.fingerprint] = explain(session, analysis.explain_sql)
+    return plans
+
+
+@contextmanager
+def invisible_visible(session: Session, flavour: Flavour) -> Iterator[None]:
+    """Let this session's planner see invisible indexes (MySQL 8), and restore afterwards."""
+    if not flavour.has_invisible_indexes:
+        yield
+        return
+    session.run("SET SESSION optimizer_switch = 'use_invisible_indexes=on'")
+    try:
+        yield
+    finally:
+        session.run("SET SESSION optimizer_switch = 'use_invisible_indexes=off'")
+
+
+def judge(
+    candidates: Sequence[Candidate],
+    analysed: Sequence[Analysed],
+    before: dict[str, Plan],
+    after: dict[str, Plan],
+    min_savings_pct: float,
+) -> list[Verdict]:
+    """Pure: which candidates the 'after' plans use, and whether the saving is large enough."""
+    totals = {stats.fingerprint: stats.total_s for stats, _ in analysed}
+    verdicts = []
+    for candidate in candidates:
+        verdict = Verdict(candidate)
+        for fingerprint, plan in after.items():
+            if candidate.name not in plan.keys or fingerprint not in before:
+                continue
+            cost_before, cost_after = before[fingerprint].cost_measure(plan)
+            verdict.serves[fingerprint] = (cost_before, cost_after)
+            saving = 1 - cost_after / cost_before if cost_before > 0 else 0.0
+            if saving * 100 >= min_savings_pct:
+                verdict.benefit_s += totals.get(fingerprint, 0.0) * saving
+        if not verdict.serves:
+            verdict.reason = "the planner does not use it"
+        elif verdict.benefit_s <= 0:
+            verdict.reason = f"saves less than {min_savings_pct:g}% of the estimated cost"
+        else:
+            verdict.accepted, verdict.reason = True, "used by the planner"
+        verdicts.append(verdict)
+    return verdicts
+
+
+def choose(verdicts: Sequence[Verdict], top: int) -> list[Verdict]:
+    """The accepted verdicts with the best benefit per size, at most ``top``."""
+    accepted = [v for v in verdicts if v.accepted]
+    accepted.sort(key=lambda v: (-v.score, v.candidate.name))
+    return accepted[:top]
+
+
+@dataclass
+class WhatIf:
+    before: dict[str, Plan]
+    verdicts: list[Verdict]
+    chosen: list[Verdict]
+    after: dict[str, Plan]  # plans with only the chosen indexes
+    built: list[Candidate]  # chosen candidates still present on the server
+
+
+def what_if(
+    session: Session,
+    flavour: Flavour,
+    catalog: Catalog,
+    candidates: Sequence[Candidate],
+    analysed: Sequence[Analysed],
+    *,
+    min_savings_pct: float,
+    top: int,
+    lock_wait_timeout_s: int,
+) -> WhatIf:
+    """Build, plan, judge, and drop everything except the chosen candidates."""
+    before = plan_all(session, analysed)
+    present: list[Candidate] = []  # built by this run and not dropped yet
+    failures: dict[str, str] = {}
+    try:
+        for candidate in candidates:
+            problem = create_index(session, flavour, catalog, candidate, lock_wait_timeout_s)
+            if problem is None:
+                present.append(candidate)
+            else:
+                failures[candidate.name] = problem
+        with invisible_visible(session, flavour):
+            trial = plan_all(session, analysed)
+        verdicts = judge(candidates, analysed, before, trial, min_savings_pct)
+        for verdict in verdicts:
+            if verdict.candidate.name in failures:
+                verdict.accepted, verdict.reason = False, failures[verdict.candidate.name]
+        chosen = choose(verdicts, top)
+        keep = {v.candidate.name for v in chosen}
+        for candidate in list(present):
+            if candidate.name not in keep:
+                drop_index(session, catalog, candidate)
+                present.remove(candidate)
+        with invisible_visible(session, flavour):
+            after = plan_all(session, analysed)
+    except BaseException:
+        for candidate in present:
+            drop_index(session, catalog, candidate)
+        raise
+    return WhatIf(before, verdicts, chosen, after, present)
