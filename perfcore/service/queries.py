@@ -1,0 +1,274 @@
+"""The service's database work: one synchronous function per endpoint (SQLAlchemy Core).
+
+Reads return plain JSON-ready dicts (ISO timestamps, no ``datetime``) because
+their results go through the cache's JSON codec.  Writes are transactions
+that keep the invariants the handlers and the dashboard rely on:
+
+* confirmed registrations never exceed the event's capacity (the event row
+  is locked ``FOR UPDATE`` on MariaDB/MySQL; SQLite serialises writers);
+* registering twice returns the first registration; checking in twice
+  returns the first check-in (both idempotent, so client retries are safe).
+
+The API calls these in a worker thread; they know nothing of HTTP or caching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from perfcore.service.schema import attendees, checkins, events, registrations
+
+
+class NotFound(LookupError):
+    """The event, attendee or registration does not exist."""
+
+
+class Conflict(ValueError):
+    """The request contradicts the data (e.g. checking in a waitlisted registration)."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """A write's answer: ``created`` is False when an earlier identical write is returned."""
+
+    created: bool
+    body: dict[str, Any]
+    attendee_id: int
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def active_events(
+    engine: Engine, now: datetime, window: timedelta, limit: int
+) -> list[dict[str, Any]]:
+    """Events that started within ``window`` before ``now`` or start later, soonest first."""
+    query = (
+        select(events.c.id, events.c.name, events.c.starts_at, events.c.capacity)
+        .where(events.c.starts_at >= now - window)
+        .order_by(events.c.starts_at, events.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [
+            {"id": r.id, "name": r.name, "starts_at": _iso(r.starts_at), "capacity": r.capacity}
+            for r in conn.execute(query)
+        ]
+
+
+def _status_counts(conn: Connection, event_id: int) -> dict[str, int]:
+    rows = conn.execute(
+        select(registrations.c.status, func.count())
+        .where(registrations.c.event_id == event_id)
+        .group_by(registrations.c.status)
+    )
+    counts = {"confirmed": 0, "waitlisted": 0, "cancelled": 0}
+    counts.update({status: int(n) for status, n in rows})
+    return counts
+
+
+def event_detail(engine: Engine, event_id: int) -> dict[str, Any] | None:
+    """One event with its registration counts and seats left; None if it does not exist."""
+    with engine.connect() as conn:
+        row = conn.execute(select(events).where(events.c.id == event_id)).first()
+        if row is None:
+            return None
+        counts = _status_counts(conn, event_id)
+    return {
+        "id": row.id,
+        "name": row.name,
+        "starts_at": _iso(row.starts_at),
+        "capacity": row.capacity,
+        "registrations": counts,
+        "seats_left": max(row.capacity - counts["confirmed"], 0),
+    }
+
+
+def attendee_profile(engine: Engine, attendee_id: int) -> dict[str, Any] | None:
+    """An attendee with their registrations and check-in times; None if unknown."""
+    with engine.connect() as conn:
+        person = conn.execute(select(attendees).where(attendees.c.id == attendee_id)).first()
+        if person is None:
+            return None
+        rows = conn.execute(
+            select(
+                registrations.c.event_id,
+                registrations.c.status,
+                registrations.c.created_at,
+                checkins.c.checked_in_at,
+            )
+            .select_from(
+                registrations.outerjoin(checkins, checkins.c.registration_id == registrations.c.id)
+            )
+            .where(registrations.c.attendee_email == person.email)
+            .order_by(registrations.c.event_id)
+        ).all()
+    return {
+        "id": person.id,
+        "email": person.email,
+        "name": person.name,
+        "registrations": [
+            {
+                "event_id": r.event_id,
+                "status": r.status,
+                "registered_at": _iso(r.created_at),
+                "checked_in_at": _iso(r.checked_in_at),
+            }
+            for r in rows
+        ],
+    }
+
+
+def dashboard(
+    engine: Engine, event_id: int, now: datetime, recent: timedelta
+) -> dict[str, Any] | None:
+    """The organizer's aggregate view of one event: one grouped join over all its registrations."""
+    with engine.connect() as conn:
+        event = conn.execute(select(events).where(events.c.id == event_id)).first()
+        if event is None:
+            return None
+        rows = conn.execute(
+            select(
+                registrations.c.status,
+                func.count(registrations.c.id),
+                func.count(checkins.c.id),
+                func.min(checkins.c.checked_in_at),
+                func.max(checkins.c.checked_in_at),
+            )
+            .select_from(
+                registrations.outerjoin(checkins, checkins.c.registration_id == registrations.c.id)
+            )
+            .where(registrations.c.event_id == event_id)
+            .group_by(registrations.c.status)
+        ).all()
+        recent_count = conn.execute(
+            select(func.count())
+            .select_from(checkins)
+            .where(and_(checkins.c.event_id == event_id, checkins.c.checked_in_at >= now - recent))
+        ).scalar_one()
+    counts = {"confirmed": 0, "waitlisted": 0, "cancelled": 0}
+    checked_in = 0
+    firsts: list[datetime] = []
+    lasts: list[datetime] = []
+    for status, n_reg, n_check, first, last in rows:
+        counts[status] = int(n_reg)
+        checked_in += int(n_check)
+        firsts += [first] if first is not None else []
+        lasts += [last] if last is not None else []
+    confirmed = counts["confirmed"]
+    return {
+        "event_id": event.id,
+        "name": event.name,
+        "capacity": event.capacity,
+        "registrations": counts,
+        "seats_left": max(event.capacity - confirmed, 0),
+        "checked_in": checked_in,
+        "checkin_rate": checked_in / confirmed if confirmed else 0.0,
+        "recent_checkins": int(recent_count),
+        "recent_window_s": recent.total_seconds(),
+        "first_checkin_at": _iso(min(firsts, default=None)),
+        "last_checkin_at": _iso(max(lasts, default=None)),
+        "computed_at": _iso(now),
+    }
+
+
+def _attendee_email(conn: Connection, attendee_id: int) -> str:
+    email = conn.execute(select(attendees.c.email).where(attendees.c.id == attendee_id)).scalar()
+    if email is None:
+        raise NotFound(f"attendee {attendee_id} not found")
+    return str(email)
+
+
+def _registration_body(row: Any, event_id: int, attendee_id: int) -> dict[str, Any]:
+    return {
+        "registration_id": row.id,
+        "event_id": event_id,
+        "attendee_id": attendee_id,
+        "status": row.status,
+    }
+
+
+def register(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> WriteResult:
+    """Register an attendee: confirmed while seats are left, else waitlisted."""
+    with engine.begin() as conn:
+        # Locking the event row serialises registrations of one event, so two
+        # concurrent requests cannot both take the last seat.
+        capacity = conn.execute(
+            select(events.c.capacity).where(events.c.id == event_id).with_for_update()
+        ).scalar()
+        if capacity is None:
+            raise NotFound(f"event {event_id} not found")
+        email = _attendee_email(conn, attendee_id)
+        existing = conn.execute(
+            select(registrations.c.id, registrations.c.status).where(
+                registrations.c.event_id == event_id,
+                registrations.c.attendee_email == email,
+                registrations.c.status != "cancelled",
+            )
+        ).first()
+        if existing is not None:
+            return WriteResult(
+                False, _registration_body(existing, event_id, attendee_id), attendee_id
+            )
+        confirmed = _status_counts(conn, event_id)["confirmed"]
+        status = "confirmed" if confirmed < capacity else "waitlisted"
+        result = conn.execute(
+            insert(registrations).values(
+                event_id=event_id, attendee_email=email, status=status, created_at=now
+            )
+        )
+        reg_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    body = {
+        "registration_id": reg_id,
+        "event_id": event_id,
+        "attendee_id": attendee_id,
+        "status": status,
+    }
+    return WriteResult(True, body, attendee_id)
+
+
+def check_in(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> WriteResult:
+    """Check in a confirmed registration; a second check-in returns the first."""
+    with engine.connect() as conn:
+        email = _attendee_email(conn, attendee_id)
+        reg = conn.execute(
+            select(registrations.c.id, registrations.c.status).where(
+                registrations.c.event_id == event_id,
+                registrations.c.attendee_email == email,
+                registrations.c.status != "cancelled",
+            )
+        ).first()
+    if reg is None:
+        raise NotFound(f"attendee {attendee_id} is not registered for event {event_id}")
+    if reg.status != "confirmed":
+        raise Conflict(f"registration {reg.id} is {reg.status}, not confirmed")
+    created = True
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(checkins).values(
+                    event_id=event_id, registration_id=reg.id, checked_in_at=now
+                )
+            )
+    except IntegrityError:
+        created = False  # already checked in (unique registration_id): return the first one
+    with engine.connect() as conn:
+        first = conn.execute(
+            select(checkins.c.id, checkins.c.checked_in_at).where(
+                checkins.c.registration_id == reg.id
+            )
+        ).one()
+    body = {
+        "checkin_id": first.id,
+        "registration_id": reg.id,
+        "event_id": event_id,
+        "attendee_id": attendee_id,
+        "checked_in_at": _iso(first.checked_in_at),
+    }
+    return WriteResult(created, body, attendee_id)
