@@ -175,10 +175,15 @@ class WorkerProcess:
     async def stop(self, timeout_s: float | None = None) -> bool:
         """Stop fetching and wait for in-flight jobs; True if they all finished in time."""
         timeout_s = self.config.shutdown_timeout_s if timeout_s is None else timeout_s
-        closing = asyncio.gather(*(worker.close() for worker in self.workers))
+        # Pause first, close after: bullmq's close() ends the run loop, whose
+        # cleanup stops lock renewal while jobs still run, so a job longer than
+        # lock_duration_ms would lose its lock (and its result) during shutdown.
+        # pause() stops fetching and waits for in-flight jobs with renewal alive.
+        draining = asyncio.gather(*(worker.pause() for worker in self.workers))
         graceful = True
         try:
-            await asyncio.wait_for(asyncio.shield(closing), timeout_s)
+            await asyncio.wait_for(asyncio.shield(draining), timeout_s)
+            await asyncio.gather(*(worker.close() for worker in self.workers))
         except TimeoutError:
             graceful = False
             log.warning(
