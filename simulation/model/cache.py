@@ -1,0 +1,76 @@
+"""The two-tier cache's state: an L1 dict per API replica and one shared L2, per key.
+
+Decisions are not made here: TTLs come from :func:`perfcore.cache.policy.ttl_for`,
+L1 lifetimes from :func:`~perfcore.cache.policy.l1_expiry` and early refresh
+from :func:`~perfcore.cache.policy.xfetch_should_refresh` -- the functions the
+real cache manager calls (the request path in :mod:`simulation.model.requests`
+calls them per request).
+
+Keys of all namespaces live in one flat index space (``offset[namespace] +
+local key``) so the L2 state is three flat lists: expiry time, the time of the
+last invalidation and the last fetch duration (XFetch's *delta*). An
+invalidation sets the L2 expiry to 0 and records its time; an L1 copy is valid
+only while unexpired *and* stored after the key's last invalidation -- the same
+effect as the invalidation bus dropping the key from every replica's L1,
+without touching every replica on every write.
+"""
+
+from __future__ import annotations
+
+from perfcore.cache.policy import ttl_for, uses_memory
+from perfcore.config import CacheConfig
+from simulation.scenario import KEY_SPACE, InfrastructureSpec, KeySpace
+
+L1Entry = tuple[float, float]  # (expires_at, stored_at)
+
+
+class CacheTier:
+    """Per-key L2 state, per-replica L1 dicts, and per-namespace settings."""
+
+    def __init__(
+        self,
+        config: CacheConfig,
+        infra: InfrastructureSpec,
+        key_space_sizes: dict[str, int],
+        replicas: int,
+    ) -> None:
+        self.config = config
+        self.enabled = infra.cache.enabled
+        self.namespace_space: dict[str, KeySpace] = {}
+        for name, spec in infra.request_classes.items():
+            if spec.namespace is None:
+                continue
+            space = KEY_SPACE[name]
+            known = self.namespace_space.setdefault(spec.namespace, space)
+            if known != space:
+                raise ValueError(
+                    f"infrastructure.request_classes.{name}.namespace: {spec.namespace} "
+                    f"is keyed by {known}, not {space}"
+                )
+        self.offset: dict[str, int] = {}
+        total = 0
+        for ns, space in self.namespace_space.items():
+            self.offset[ns] = total
+            total += key_space_sizes[space]
+        self.l2_expires: list[float] = [0.0] * total
+        self.invalidated_at: list[float] = [-1.0] * total
+        self.fetch_s: list[float] = [0.0] * total
+        self.l1: list[dict[int, L1Entry]] = [{} for _ in range(replicas)]
+        self.l1_max_ttl = config.l1.max_ttl_s
+        self.l1_max_entries = config.l1.max_entries
+
+    def ttl(self, namespace: str) -> float | None:
+        """The L2 TTL of a found value in ``namespace`` (the production policy)."""
+        return ttl_for(namespace, self.config, value_is_none=False)
+
+    def uses_l1(self, namespace: str) -> bool:
+        return uses_memory(namespace, self.config)
+
+    def resize(self, replicas: int) -> None:
+        """New replicas start with an empty L1; removed replicas take theirs along."""
+        del self.l1[replicas:]
+        self.l1.extend({} for _ in range(replicas - len(self.l1)))
+
+    @property
+    def l1_entries(self) -> int:
+        return sum(len(d) for d in self.l1)

@@ -1,0 +1,178 @@
+"""The whole platform as one SimPy environment.
+
+SimPy runs the coarse-grained processes: the traffic driver, the autoscaler
+tick, pod start-ups, each event's life, timed jobs and a minute clock for the
+time series. Requests are not SimPy processes: the traffic driver takes the
+arrivals up to the next scheduled SimPy event (nothing can change capacity
+before it) and pushes them through :class:`~simulation.model.requests.RequestPath`
+in one batch, then advances the job queues to the same time. Batches are
+therefore at most one autoscaler interval long, and exact with respect to every
+scaling step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+
+import numpy as np
+import simpy
+from numpy.typing import NDArray
+
+from simulation.metrics import Metrics
+from simulation.model.autoscaler import Autoscaler, Window
+from simulation.model.cache import CacheTier
+from simulation.model.cluster import Cluster
+from simulation.model.jobs import JobTier
+from simulation.model.lifecycle import event_life, timed_jobs
+from simulation.model.pool import ServerPool
+from simulation.model.requests import MISS, UNCACHED, RequestPath
+from simulation.scenario import REQUEST_CLASSES, Scenario
+from simulation.workload import Arrivals, EventLayout, Workload, key_space_sizes
+
+CHUNK_S = 3600.0  # arrivals are generated an hour at a time
+Progress = Callable[[float], None]  # called with simulated seconds done
+
+
+class Platform:
+    """API replicas + cache + database + job queues + autoscaler, wired to one SimPy clock."""
+
+    def __init__(self, scenario: Scenario, progress: Progress | None = None) -> None:
+        self.scenario = scenario
+        self.progress = progress
+        streams = np.random.SeedSequence(scenario.seed).spawn(6)
+        rng = [np.random.Generator(np.random.PCG64(s)) for s in streams]
+        self.rng_service, rng_lifecycle = rng[2], rng[4]
+        self.env = env = simpy.Environment()
+        infra = scenario.infrastructure
+        self.layout = EventLayout.draw(scenario, rng[0])
+        self.workload = Workload(scenario, self.layout, rng[1])
+        initial = infra.api.initial_replicas or scenario.scaling.min_replicas
+        slots = infra.api.slots_per_replica
+        self.api = ServerPool(initial * slots)
+        self.db = ServerPool(infra.db.connections)
+        self.cache = CacheTier(
+            scenario.cache, infra, key_space_sizes(scenario, self.layout), initial
+        )
+        self.path = RequestPath(scenario, self.api, self.db, self.cache)
+        self.jobs = JobTier(scenario.queues, infra.job_types, rng[3])
+        self.metrics = Metrics(
+            scenario.horizon_s, len(REQUEST_CLASSES), [q.name for q in self.jobs.queues]
+        )
+        self.cluster = Cluster(env, initial, infra.api.startup_s, self._ready_changed)
+        self.baseline_rate = scenario.scaling.baseline_request_rate or (
+            self.workload.expected_requests() / scenario.horizon_s
+        )
+        self.autoscaler = Autoscaler(
+            env,
+            self.cluster,
+            scenario.scaling,
+            cores_per_replica=infra.api.cores_per_replica,
+            slots_per_replica=slots,
+            memory_base=infra.api.memory_base,
+            memory_per_busy_slot=infra.api.memory_per_busy_slot,
+            take_window=self._take_window,
+            backlog=lambda: self.jobs.backlog,
+            baseline_request_rate=self.baseline_rate,
+        )
+        self._window = [0.0, 0.0, 0]
+        self.requests = 0
+        env.process(self._traffic())
+        env.process(self._minute_clock())
+        env.process(self.autoscaler.run())
+        wl = scenario.workload
+        for e in range(self.layout.count):
+            env.process(event_life(env, self.layout, e, wl.event_jobs, self.jobs.submit))
+        for spec, seed in zip(wl.timed_jobs, rng_lifecycle.spawn(len(wl.timed_jobs)), strict=True):
+            env.process(timed_jobs(env, spec, seed, self.jobs.submit))
+
+    def run(self) -> None:
+        self.env.run(until=self.scenario.horizon_s)
+
+    # ----------------------------------------------------------- processes
+
+    def _traffic(self) -> Generator[simpy.Event, None, None]:
+        env, horizon = self.env, self.scenario.horizon_s
+        chunk = Arrivals.concat([])
+        chunk_end = 0.0
+        pos = 0
+        t = 0.0
+        while t < horizon:
+            target = min(env.peek(), horizon)
+            if target <= t:  # another process acts now: let it go first
+                yield env.timeout(0)
+                continue
+            while True:
+                if pos >= len(chunk) and chunk_end < target:
+                    # Arrivals are generated lazily, an hour at a time.
+                    chunk = self.workload.chunk(chunk_end, min(chunk_end + CHUNK_S, horizon))
+                    chunk_end = min(chunk_end + CHUNK_S, horizon)
+                    pos = 0
+                stop = min(target, chunk_end)
+                end = pos + int(np.searchsorted(chunk.time[pos:], stop))
+                self._serve(t, stop, chunk, pos, end)
+                pos, t = end, stop
+                if t >= target:
+                    break
+            self.jobs.advance(t)
+            if self.progress is not None:
+                self.progress(t)
+            yield env.timeout(t - env.now)
+
+    def _serve(self, t0: float, t1: float, chunk: Arrivals, lo: int, hi: int) -> None:
+        time, cls = chunk.time[lo:hi], chunk.cls[lo:hi]
+        api = self.scenario.infrastructure.api
+        cpu, dbs, lb, u = self.path.draw(cls, self.rng_service, api.service, api.service_cv)
+        served = self.path.serve(time, cls, chunk.event[lo:hi], chunk.key[lo:hi], cpu, dbs, lb, u)
+        used_db = (served.level == MISS) | (served.level == UNCACHED)
+        db_busy = np.where(used_db, dbs, 0.0)
+        self.metrics.record(t0, t1, time, cls, served, cpu, db_busy)
+        n = int(time.shape[0])
+        self.requests += n
+        w = self._window
+        w[0] += float(cpu.sum())
+        w[1] += float((served.end - served.start).sum())
+        w[2] += n
+        if n:
+            self._enqueue_jobs(cls, served.end)
+
+    def _enqueue_jobs(self, cls: NDArray[np.int8], end: NDArray[np.float64]) -> None:
+        """Jobs requests create, at the moment the request completes."""
+        draws = self.rng_service.random(cls.shape[0])
+        for cls_id, jobs in enumerate(self.path.table.jobs):
+            if not jobs:
+                continue
+            mine = cls == cls_id
+            if not mine.any():
+                continue
+            # One uniform per request; disjoint slices of it pick at most one job
+            # type when probabilities sum to <= 1, independent types otherwise.
+            lo = 0.0
+            for job_type, p in jobs:
+                hi = lo + p
+                if hi <= 1.0:
+                    picked = mine & (draws >= lo) & (draws < hi)
+                    lo = hi
+                else:
+                    picked = mine & (self.rng_service.random(cls.shape[0]) < p)
+                self.jobs.submit(job_type, end[picked])
+
+    def _minute_clock(self) -> Generator[simpy.Event, None, None]:
+        minute = 0
+        while True:
+            yield self.env.timeout(60.0)
+            self.jobs.advance(self.env.now)
+            depths = [q.depth for q in self.jobs.queues]
+            self.metrics.sample(minute, self.cluster.replicas, self.cluster.ready, depths)
+            minute += 1
+
+    # ------------------------------------------------------------- wiring
+
+    def _ready_changed(self, ready: int) -> None:
+        slots = self.scenario.infrastructure.api.slots_per_replica
+        self.api.resize(ready * slots, self.env.now)
+        self.cache.resize(ready)
+
+    def _take_window(self) -> Window:
+        cpu, busy, n = self._window
+        self._window = [0.0, 0.0, 0]
+        return Window(cpu, busy, int(n))

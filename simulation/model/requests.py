@@ -1,0 +1,218 @@
+"""The request path: API slot, L1, L2, database -- one tight loop per batch of arrivals.
+
+This is the model's hot spot, so it is written for speed, not elegance: one
+function, state pulled into locals, no object per request. A request, in
+arrival order:
+
+1. takes the earliest-free API slot (FCFS over all slots; exact, see
+   :mod:`simulation.model.pool`);
+2. for a cached read: looks in its replica's L1 (the load balancer picks the
+   replica uniformly), then L2; XFetch may decide to refresh early; a miss
+   runs the class's query on the database pool and stores the value with the
+   namespace's TTL -- every decision through :mod:`perfcore.cache.policy`;
+3. for a write: runs its query, then invalidates the namespaces it touches;
+4. frees the slot when done.
+
+It returns start, end and cache outcome per request; metrics and jobs are
+derived from those arrays with numpy afterwards.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from perfcore.cache.policy import l1_expiry, xfetch_should_refresh
+from simulation.model.cache import CacheTier
+from simulation.model.pool import ServerPool
+from simulation.scenario import REQUEST_CLASSES, Scenario
+
+# Cache outcome of a request.
+L1_HIT, L2_HIT, MISS, UNCACHED = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class ClassTable:
+    """Per-class constants, as lists indexed by class id (fast to read in the loop)."""
+
+    cpu_s: list[float]
+    db_s: list[float]  # mean query time, 0 when the class runs no query
+    namespace: list[str | None]
+    offset: list[int]  # -1: not cached
+    use_l1: list[bool]
+    ttl_s: list[float]
+    invalidates: list[list[tuple[int, bool]]]  # (offset, keyed by event rather than by key)
+    jobs: list[list[tuple[str, float]]]
+
+    @classmethod
+    def build(cls, scenario: Scenario, cache: CacheTier) -> ClassTable:
+        infra = scenario.infrastructure
+        queries = infra.db.queries
+        t = ClassTable([], [], [], [], [], [], [], [])
+        for name in REQUEST_CLASSES:
+            spec = infra.request_classes.get(name)
+            if spec is None:  # a class the scenario dropped: never arrives
+                t.cpu_s.append(0.0)
+                t.db_s.append(0.0)
+                t.namespace.append(None)
+                t.offset.append(-1)
+                t.use_l1.append(False)
+                t.ttl_s.append(0.0)
+                t.invalidates.append([])
+                t.jobs.append([])
+                continue
+            t.cpu_s.append(spec.cpu_ms / 1000.0)
+            q = queries[spec.db_query] if spec.db_query else None
+            ms = (q.with_index_ms if infra.db.indexed else q.without_index_ms) if q else 0.0
+            t.db_s.append(ms / 1000.0)
+            ttl = cache.ttl(spec.namespace) if spec.namespace else None
+            cached = cache.enabled and not spec.write and ttl is not None
+            t.namespace.append(spec.namespace if cached else None)
+            t.offset.append(cache.offset[spec.namespace] if cached and spec.namespace else -1)
+            t.use_l1.append(bool(cached and spec.namespace and cache.uses_l1(spec.namespace)))
+            t.ttl_s.append(ttl if ttl is not None else 0.0)
+            inv = []
+            if cache.enabled:
+                for ns in spec.invalidates:
+                    if ns in cache.offset:
+                        inv.append((cache.offset[ns], cache.namespace_space[ns] == "event"))
+            t.invalidates.append(inv)
+            t.jobs.append(sorted(spec.jobs.items()))
+        return t
+
+
+@dataclass(frozen=True)
+class Served:
+    """Outcome of a batch, aligned with its arrivals."""
+
+    start: NDArray[np.float64]
+    end: NDArray[np.float64]
+    level: NDArray[np.int8]
+
+
+class RequestPath:
+    """API slots + cache + database pool, driven batch by batch in arrival order."""
+
+    def __init__(
+        self, scenario: Scenario, api: ServerPool, db: ServerPool, cache: CacheTier
+    ) -> None:
+        self.api, self.db, self.cache = api, db, cache
+        self.table = ClassTable.build(scenario, cache)
+        c = scenario.infrastructure.cache
+        self.l1_s = c.l1_lookup_ms / 1000.0
+        self.rtt_s = c.l2_rtt_ms / 1000.0
+        self.beta = scenario.cache.xfetch_beta
+
+    def serve(
+        self,
+        time: NDArray[np.float64],
+        cls: NDArray[np.int8],
+        event: NDArray[np.int64],
+        key: NDArray[np.int64],
+        cpu: NDArray[np.float64],
+        dbs: NDArray[np.float64],
+        lb: NDArray[np.float64],
+        u: NDArray[np.float64],
+    ) -> Served:
+        """Serve one batch.
+
+        ``cpu``/``dbs`` are drawn service times, ``lb`` uniforms in [0, 1) that
+        pick the replica, ``u`` uniforms in (0, 1] for XFetch.
+        """
+        tab, cache = self.table, self.cache
+        api, db = self.api.heap, self.db.heap
+        l2, inv_at, fetch, l1s = cache.l2_expires, cache.invalidated_at, cache.fetch_s, cache.l1
+        offset, use_l1, ttl, invalidates = tab.offset, tab.use_l1, tab.ttl_s, tab.invalidates
+        n_rep = len(l1s)
+        l1_s, rtt, beta, l1_max, l1_cap = self.l1_s, self.rtt_s, self.beta, cache.l1_max_ttl, \
+            cache.l1_max_entries  # fmt: skip
+        replace = heapq.heapreplace
+        refresh, l1_exp = xfetch_should_refresh, l1_expiry
+        starts: list[float] = []
+        ends: list[float] = []
+        levels: list[int] = []
+        add_start, add_end, add_level = starts.append, ends.append, levels.append
+        for t, c, ev, k, cp, ds, r, uu in zip(
+            time.tolist(), cls.tolist(), event.tolist(), key.tolist(), cpu.tolist(),
+            dbs.tolist(), lb.tolist(), u.tolist(), strict=True,
+        ):  # fmt: skip
+            free = api[0]
+            start = free if free > t else t
+            off = offset[c]
+            if off >= 0:
+                gk = off + k
+                level = MISS
+                d = None
+                if use_l1[c]:
+                    d = l1s[int(r * n_rep)]
+                    e = d.get(gk)
+                    if e is not None and e[0] > start and e[1] >= inv_at[gk]:
+                        level = L1_HIT
+                        end = start + cp + l1_s
+                if level:
+                    now = start + l1_s
+                    exp = l2[gk]
+                    if exp > now and not refresh(now, exp, fetch[gk], beta, uu):
+                        level = L2_HIT
+                        end = now + rtt + cp
+                        if d is not None:
+                            d[gk] = (l1_exp(now, exp, l1_max), now)
+                            if len(d) > l1_cap:
+                                del d[next(iter(d))]
+                    else:
+                        q = now + rtt + cp
+                        if ds > 0.0:
+                            g = db[0]
+                            done = (g if g > q else q) + ds
+                            replace(db, done)
+                        else:
+                            done = q
+                        fetch[gk] = done - q
+                        exp = done + ttl[c]
+                        l2[gk] = exp
+                        if d is not None:
+                            d[gk] = (l1_exp(done, exp, l1_max), done)
+                            if len(d) > l1_cap:
+                                del d[next(iter(d))]
+                        end = done + rtt
+            else:
+                level = UNCACHED
+                q = start + cp
+                if ds > 0.0:
+                    g = db[0]
+                    end = (g if g > q else q) + ds
+                    replace(db, end)
+                else:
+                    end = q
+                for inv_off, by_event in invalidates[c]:
+                    gk = inv_off + (ev if by_event else k)
+                    l2[gk] = 0.0
+                    inv_at[gk] = end
+                    end += rtt
+            replace(api, end)
+            add_start(start)
+            add_end(end)
+            add_level(level)
+        return Served(np.array(starts), np.array(ends), np.array(levels, dtype=np.int8))
+
+    def draw(
+        self, cls: NDArray[np.int8], rng: np.random.Generator, service: str, cv: float
+    ) -> tuple[NDArray[np.float64], ...]:
+        """Service times (CPU and query) and uniforms for a batch, vectorised."""
+        n = cls.shape[0]
+        cpu_mean = np.asarray(self.table.cpu_s)[cls]
+        if service == "exponential":
+            cpu = cpu_mean * rng.standard_exponential(n)
+        elif service == "lognormal":
+            sigma2 = math.log1p(cv * cv)
+            cpu = cpu_mean * rng.lognormal(-sigma2 / 2, math.sqrt(sigma2), n)
+        else:
+            cpu = cpu_mean.copy()
+        dbs = np.asarray(self.table.db_s)[cls] * rng.standard_exponential(n)
+        lb = rng.random(n)
+        u = 1.0 - rng.random(n)  # (0, 1]: XFetch takes log(u)
+        return cpu, dbs, lb, u
