@@ -52,10 +52,12 @@ class QueueManager:
         self.config = config
         self.redis_url = redis_url or config.redis_url
         self.queues: dict[str, Queue] = {}
+        self.cluster = False
 
     async def open(self) -> Self:
         """Check the server (noeviction, cluster hash tag), then open one Queue per config entry."""
         target = await verify(self.redis_url, self.config.prefix)
+        self.cluster = target.is_cluster
         for spec in self.config.queues:
             self.queues[spec.name] = Queue(spec.name, queue_options(target, self.config.prefix))
         return self
@@ -102,7 +104,11 @@ class QueueManager:
         return await self.queues[route.queue].add(job_type, dict(data), opts)
 
     async def add_bulk(self, jobs: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Job]:
-        """Add many jobs, one pipelined round trip per target queue."""
+        """Add many jobs, one pipelined round trip per target queue.
+
+        On Redis Cluster redis-py refuses scripts inside a pipeline, so the jobs
+        are added one by one, concurrently.
+        """
         per_queue: dict[str, list[dict[str, Any]]] = {}
         for job_type, data in jobs:
             route = self.route(job_type)
@@ -115,7 +121,12 @@ class QueueManager:
             )
         added: list[Job] = []
         for name, batch in per_queue.items():
-            added.extend(await self.queues[name].addBulk(batch))
+            queue = self.queues[name]
+            if self.cluster:
+                adds = (queue.add(job["name"], job["data"], job["opts"]) for job in batch)
+                added.extend(await asyncio.gather(*adds))
+            else:
+                added.extend(await queue.addBulk(batch))
         return added
 
     async def status(self) -> list[QueueStatus]:

@@ -1,0 +1,106 @@
+"""Interop with Node.js BullMQ (npm ``bullmq`` + ``ioredis``): same Redis layout both ways."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import wait_for_state
+from sqlalchemy import select
+
+from perfcore.config import QueuesConfig
+from perfcore.queues.manager import QueueManager
+from perfcore.queues.refdb import connect, notification_outbox
+
+pytestmark = [pytest.mark.redis, pytest.mark.node]
+
+
+def node_env(config: QueuesConfig, **extra: str) -> dict[str, str]:
+    return {**os.environ, "REDIS_URL": config.redis_url, "PREFIX": config.prefix, **extra}
+
+
+async def test_job_added_from_python_is_processed_by_a_node_worker(
+    qconfig: QueuesConfig, node_dir: Path
+) -> None:
+    async with QueueManager(qconfig) as manager:
+        urgent = await manager.add(
+            "emergency_alert", {"recipient": "ops@x", "subject": "exit B closed"}
+        )
+        node = subprocess.Popen(
+            [str(shutil.which("node")), "worker.mjs"],
+            cwd=node_dir,
+            env=node_env(qconfig, QUEUE="critical", MAX_JOBS="1"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            out, err = await asyncio.to_thread(node.communicate, timeout=60)
+        finally:
+            if node.poll() is None:
+                node.kill()
+        assert node.returncode == 0, err
+        lines = out.splitlines()
+        assert lines[0] == "ready"
+        reported = json.loads(lines[1])
+        critical = manager.queues["critical"]
+        assert await critical.getJobState(urgent.id) == "completed"
+        stored = await critical.getJob(urgent.id)
+    assert reported["id"] == urgent.id
+    expected = {
+        "processedBy": "node",
+        "pid": node.pid,
+        "name": "emergency_alert",
+        "data": {"recipient": "ops@x", "subject": "exit B closed"},
+        "priority": 1,
+    }
+    assert reported["result"] == expected == stored.returnvalue
+
+
+async def test_job_added_from_node_is_processed_by_a_perfcore_worker(
+    qconfig: QueuesConfig, node_dir: Path, spawn_worker, tmp_path: Path
+) -> None:
+    data = {"recipient": "attendee@x", "subject": "Your badge", "channel": "push"}
+    produced = subprocess.run(
+        [str(shutil.which("node")), "producer.mjs"],
+        cwd=node_dir,
+        env=node_env(
+            qconfig,
+            QUEUE="normal",
+            NAME="notification_sending",
+            DATA=json.dumps(data),
+            PRIORITY="3",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    job_id = json.loads(produced.stdout)["id"]
+    worker = spawn_worker("normal")
+    async with QueueManager(qconfig) as manager:
+        normal = manager.queues["normal"]
+        assert await wait_for_state(normal, job_id, {"completed", "failed"}) == "completed"
+        job = await normal.getJob(job_id)
+        statuses = {s.name: s.workers for s in await manager.status()}
+    worker.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(worker.wait, 30) == 0
+    assert job.name == "notification_sending" and job.data == data
+    assert job.returnvalue == {"outbox_id": 1, "duplicate": False}
+    assert statuses["normal"] == 1
+    # the handler really wrote the outbox row
+    engine = connect(qconfig.database_url)
+    with engine.connect() as conn:
+        row = conn.execute(select(notification_outbox)).one()
+    engine.dispose()
+    assert (row.job_key, row.recipient, row.channel) == (
+        f"{qconfig.prefix}:normal:{job_id}",
+        "attendee@x",
+        "push",
+    )
