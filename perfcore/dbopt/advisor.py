@@ -50,7 +50,9 @@ def advise(options: AdviseOptions, config: DbOptConfig, session: Session | None 
         with engine.connect() as connection:
             return _advise(Session(connection), options, config)
     except sqlalchemy.exc.OperationalError as exc:
-        raise ServiceUnavailable(f"dsn: cannot reach the server: {str(exc.orig).splitlines()[0]}") from None
+        raise ServiceUnavailable(
+            f"dsn: cannot reach the server: {str(exc.orig).splitlines()[0]}"
+        ) from None
     finally:
         engine.dispose()
 
@@ -88,8 +90,12 @@ def _advise(session: Session, options: AdviseOptions, config: DbOptConfig) -> Re
     for verdict in result.chosen:
         candidate = verdict.candidate
         served = [
-            ServedQuery(fp, *result.before[fp].cost_measure(plan),
-                        latency_before.get(fp), latency_after.get(fp))  # fmt: skip
+            ServedQuery(
+                fp,
+                *result.before[fp].cost_measure(plan),
+                latency_before.get(fp),
+                latency_after.get(fp),
+            )
             for fp, plan in result.after.items()
             if candidate.name in plan.keys
         ]
@@ -147,8 +153,16 @@ def _analyse(stats: Sequence[QueryStats], catalog: Catalog, report: Report) -> l
         except NotAnalysable as exc:
             skipped = str(exc)
         report.queries.append(
-            QuerySummary(item.fingerprint, item.count, round(item.total_s, 6), round(item.mean_s, 6),
-                         round(item.max_s, 6), item.rows_examined, item.rows_sent, skipped)  # fmt: skip
+            QuerySummary(
+                item.fingerprint,
+                item.count,
+                round(item.total_s, 6),
+                round(item.mean_s, 6),
+                round(item.max_s, 6),
+                item.rows_examined,
+                item.rows_sent,
+                skipped,
+            )
         )
     return analysed
 
@@ -157,7 +171,9 @@ def _latencies(
     session: Session, flavour: Flavour, analysed: Sequence[Analysed], config: DbOptConfig
 ) -> dict[str, float | None]:
     return {
-        stats.fingerprint: measure_ms(session, flavour, analysis.explain_sql, config.measure_timeout_s)
+        stats.fingerprint: measure_ms(
+            session, flavour, analysis.explain_sql, config.measure_timeout_s
+        )
         for stats, analysis in analysed
     }
 
@@ -180,4 +196,3 @@ def _as_date(value: object) -> dt.date:
     if isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value)[:10])
-

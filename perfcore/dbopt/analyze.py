@@ -55,7 +55,9 @@ class TableUsage:
     joins: list[str] = field(default_factory=list)
     group_by: list[str] = field(default_factory=list)
     order_by: list[str] = field(default_factory=list)
-    where: list[str] = field(default_factory=list)  # every filtered column, in order (naive baseline)
+    where: list[str] = field(
+        default_factory=list
+    )  # every filtered column, in order (naive baseline)
 
     def add(self, bucket: list[str], column: str) -> None:
         if column not in bucket:
@@ -75,7 +77,7 @@ def analyze(sql: str, columns_of: Mapping[str, Sequence[str]]) -> Analysis:
     lookup = _Lookup(columns_of)
     if isinstance(tree, exp.Update | exp.Delete):
         kind: Kind = "update" if isinstance(tree, exp.Update) else "delete"
-        select = _as_select(tree)
+        select: exp.Select | exp.SetOperation = _as_select(tree)
     elif isinstance(tree, exp.Select | exp.SetOperation):
         kind, select = "select", tree
     else:
@@ -87,7 +89,7 @@ def analyze(sql: str, columns_of: Mapping[str, Sequence[str]]) -> Analysis:
     return Analysis(kind, tuple(usages), select.sql(dialect="mysql", comments=False))
 
 
-def parse_single(sql: str) -> exp.Expression:
+def parse_single(sql: str) -> exp.Expr:
     """Exactly one parsed statement, or :class:`NotAnalysable`."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="mysql") if s is not None]
@@ -99,10 +101,11 @@ def parse_single(sql: str) -> exp.Expression:
 
 
 def _as_select(tree: exp.Update | exp.Delete) -> exp.Select:
-    """``SELECT 1 FROM <table> WHERE ...`` with the write's own WHERE, ORDER BY and LIMIT."""
+    """``SELECT 1 FROM <table [JOIN ...]> WHERE ...`` with the write's WHERE, ORDER BY and LIMIT."""
     target = tree.this
-    if not isinstance(target, exp.Table) or tree.args.get("joins") or tree.args.get("from_"):
-        raise NotAnalysable("only single-table UPDATE and DELETE are analysed")
+    extra = ("from_", "using", "tables", "joins")
+    if not isinstance(target, exp.Table) or any(tree.args.get(key) for key in extra):
+        raise NotAnalysable("only UPDATE/DELETE of one table (optionally joined) are analysed")
     select = exp.select("1").from_(target.copy())
     for key in ("where", "order", "limit"):
         part = tree.args.get(key)
@@ -111,9 +114,11 @@ def _as_select(tree: exp.Update | exp.Delete) -> exp.Select:
     return select
 
 
-def _check_read_only(tree: exp.Expression) -> None:
+def _check_read_only(tree: exp.Expr) -> None:
     for node in tree.walk():
-        if isinstance(node, exp.Lock | exp.Into | exp.Command | exp.Insert | exp.Update | exp.Delete):
+        if isinstance(
+            node, exp.Lock | exp.Into | exp.Command | exp.Insert | exp.Update | exp.Delete
+        ):
             raise NotAnalysable(f"not read-only: {type(node).__name__}")
         if isinstance(node, exp.Anonymous) and str(node.name).lower() not in SAFE_FUNCTIONS:
             raise NotAnalysable(f"calls function {node.name}")
@@ -150,7 +155,7 @@ def _scope_usages(scope: Scope, lookup: _Lookup) -> list[TableUsage]:
     select = scope.expression
     if not isinstance(select, exp.Select):
         return list(aliases.values())
-    conditions: list[exp.Expression] = []
+    conditions: list[exp.Expr] = []
     where = select.args.get("where")
     if where is not None:
         conditions.extend(_conjuncts(where.this))
@@ -175,7 +180,7 @@ class _Resolver:
     def __init__(self, scope: Scope, aliases: dict[str, TableUsage], lookup: _Lookup) -> None:
         self.scope, self.aliases, self.lookup = scope, aliases, lookup
 
-    def __call__(self, node: exp.Expression) -> tuple[TableUsage, str] | None:
+    def __call__(self, node: exp.Expr) -> tuple[TableUsage, str] | None:
         """The table occurrence and catalog column a column reference names, if local."""
         if not isinstance(node, exp.Column) or not node.name:
             return None
@@ -192,14 +197,14 @@ class _Resolver:
         ]
         return owners[0] if len(owners) == 1 else None
 
-    def is_constant(self, node: exp.Expression) -> bool:
+    def is_constant(self, node: exp.Expr) -> bool:
         """No column of this scope inside: a literal, a function of literals, an outer column."""
         if isinstance(node, exp.Subquery | exp.Select):
             return False
         return all(self(column) is None for column in node.find_all(exp.Column))
 
 
-def _conjuncts(node: exp.Expression) -> Iterable[exp.Expression]:
+def _conjuncts(node: exp.Expr) -> Iterable[exp.Expr]:
     node = node.unnest() if isinstance(node, exp.Paren) else node
     if isinstance(node, exp.And):
         yield from _conjuncts(node.left)
@@ -208,7 +213,7 @@ def _conjuncts(node: exp.Expression) -> Iterable[exp.Expression]:
         yield node
 
 
-def _classify(node: exp.Expression, resolve: _Resolver) -> None:
+def _classify(node: exp.Expr, resolve: _Resolver) -> None:
     if isinstance(node, exp.EQ | exp.NullSafeEQ):
         left, right = resolve(node.left), resolve(node.right)
         if left and right and left[0] is not right[0]:
@@ -236,11 +241,19 @@ def _classify(node: exp.Expression, resolve: _Resolver) -> None:
             _mark(right, "ranges")
     elif isinstance(node, exp.Between):
         target = resolve(node.this)
-        if target and resolve.is_constant(node.args["low"]) and resolve.is_constant(node.args["high"]):
+        if (
+            target
+            and resolve.is_constant(node.args["low"])
+            and resolve.is_constant(node.args["high"])
+        ):
             _mark(target, "ranges")
     elif isinstance(node, exp.Like):
         target, pattern = resolve(node.this), node.expression
-        if target and isinstance(pattern, exp.Literal) and not str(pattern.this).startswith(("%", "_")):
+        if (
+            target
+            and isinstance(pattern, exp.Literal)
+            and not str(pattern.this).startswith(("%", "_"))
+        ):
             _mark(target, "ranges")
 
 
@@ -250,7 +263,7 @@ def _mark(found: tuple[TableUsage, str], bucket: str) -> None:
     usage.add(usage.where, column)
 
 
-def _assign_list(nodes: Sequence[exp.Expression], resolve: _Resolver, bucket: str) -> None:
+def _assign_list(nodes: Sequence[exp.Expr], resolve: _Resolver, bucket: str) -> None:
     """Record GROUP BY / ORDER BY columns when they all belong to one table occurrence."""
     found = [resolve(node) for node in nodes]
     if not found or any(f is None for f in found):

@@ -24,7 +24,9 @@ _DUPLICATE_KEY_NAME = 1061
 def create_index_sql(catalog: Catalog, candidate: Candidate, *, invisible: bool) -> str:
     table = catalog.tables[candidate.table]
     columns = ", ".join(quote(c) for c in validated_columns(table, candidate.columns))
-    statement = f"CREATE INDEX {quote(candidate.name)} ON {qualified(catalog, table.name)} ({columns})"
+    statement = (
+        f"CREATE INDEX {quote(candidate.name)} ON {qualified(catalog, table.name)} ({columns})"
+    )
     if invisible:
         statement += " INVISIBLE"
     if table.engine.lower() == "innodb":
@@ -45,7 +47,11 @@ def analyze_sql(catalog: Catalog, tables: Iterable[str]) -> str:
 
 
 def create_index(
-    session: Session, flavour: Flavour, catalog: Catalog, candidate: Candidate, lock_wait_timeout_s: int
+    session: Session,
+    flavour: Flavour,
+    catalog: Catalog,
+    candidate: Candidate,
+    lock_wait_timeout_s: int,
 ) -> str | None:
     """Build one index; ``None`` on success, else the server's reason.
 
@@ -59,7 +65,9 @@ def create_index(
         code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
         if code == _DUPLICATE_KEY_NAME:
             return "an index of this name already exists"
-        return str(exc.orig.args[-1] if exc.orig is not None and exc.orig.args else exc).splitlines()[0]
+        return str(
+            exc.orig.args[-1] if exc.orig is not None and exc.orig.args else exc
+        ).splitlines()[0]
     return None
 
 

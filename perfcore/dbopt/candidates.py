@@ -71,12 +71,13 @@ def served_by_existing(table: Table, columns: tuple[str, ...], equality_count: i
     for index in table.indexes.values():
         if len(index.columns) < len(columns):
             continue
-        if set(index.columns[:equality_count]) == head and index.columns[equality_count : len(columns)] == tail:
+        if (
+            set(index.columns[:equality_count]) == head
+            and index.columns[equality_count : len(columns)] == tail
+        ):
             return True
     # A unique index whose columns are all compared with '=' already finds at most one row.
-    return any(
-        index.unique and set(index.columns) <= head for index in table.indexes.values()
-    )
+    return any(index.unique and set(index.columns) <= head for index in table.indexes.values())
 
 
 def _size(table: Table, columns: Sequence[str]) -> int:
@@ -103,7 +104,9 @@ def propose(analysed: Sequence[Analysed], catalog: Catalog, max_columns: int) ->
         longer = [
             other
             for other_table, other in keys
-            if other_table == table_name and len(other) > len(columns) and other[: len(columns)] == columns
+            if other_table == table_name
+            and len(other) > len(columns)
+            and other[: len(columns)] == columns
         ]
         equality_count, queries = served[(table_name, columns)]
         if longer:
@@ -136,12 +139,22 @@ def naive(analysed: Sequence[Analysed], catalog: Catalog, limit: int = 10) -> li
             if table is None:
                 continue
             for columns in (usage.where, usage.joins, usage.order_by):
-                key = tuple(c for c in columns if (col := table.column(c)) and col.data_type not in UNINDEXABLE)
+                key = tuple(
+                    c
+                    for c in columns
+                    if (col := table.column(c)) and col.data_type not in UNINDEXABLE
+                )
                 if key:
                     found.setdefault((table.name, key[:16]), {})[stats.fingerprint] = stats.total_s
     ranked = sorted(found.items(), key=lambda item: (-sum(item[1].values()), item[0]))
     return [
-        Candidate(table, columns, 0, tuple(queries), sum(queries.values()),
-                  _size(catalog.tables[table], columns))  # fmt: skip
+        Candidate(
+            table,
+            columns,
+            0,
+            tuple(queries),
+            sum(queries.values()),
+            _size(catalog.tables[table], columns),
+        )
         for (table, columns), queries in ranked[:limit]
     ]

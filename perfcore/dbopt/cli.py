@@ -1,10 +1,10 @@
 """``perfcore db``: the index advisor, and a reference database to try it on.
 
-    perfcore stack up --json                       # note the mariadb DSN
-    perfcore db seed --dsn DSN --rows 200000       # event-platform schema + data
-    perfcore db workload --dsn DSN                 # typical slow queries -> slow log
-    perfcore db advise --dsn DSN                   # dry run: verified DDL
-    perfcore db advise --dsn DSN --apply --json    # build them, then measure
+perfcore stack up --json                       # note the mariadb DSN
+perfcore db seed --dsn DSN --rows 200000       # event-platform schema + data
+perfcore db workload --dsn DSN                 # typical slow queries -> slow log
+perfcore db advise --dsn DSN                   # dry run: verified DDL
+perfcore db advise --dsn DSN --apply --json    # build them, then measure
 """
 
 from __future__ import annotations
@@ -23,10 +23,17 @@ from perfcore.errors import BadInput
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 _UNIT_HOURS = {"s": 1 / 3600, "m": 1 / 60, "h": 1.0, "d": 24.0, "": 1.0}
 
-json_option = click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
-out_option = click.option("--out", type=click.Path(path_type=Path), default=None, help="write report files into DIR")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="print one JSON object on stdout"
+)
+out_option = click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="write report files into DIR"
+)
 dsn_option = click.option(
-    "--dsn", required=True, envvar="PERFCORE_DB_DSN", help="mysql+pymysql://user:pass@host:3306/database"
+    "--dsn",
+    required=True,
+    envvar="PERFCORE_DB_DSN",
+    help="mysql+pymysql://user:pass@host:3306/database",
 )
 
 
@@ -49,7 +56,9 @@ def _emit(payload: dict[str, Any], as_json: bool, out: Path | None, name: str, t
         out.mkdir(parents=True, exist_ok=True)
         (out / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
         (out / f"{name}.md").write_text(text)
-    click.echo(json.dumps(payload, default=str) if as_json else text, nl=not text.endswith("\n") or as_json)
+    click.echo(
+        json.dumps(payload, default=str) if as_json else text, nl=not text.endswith("\n") or as_json
+    )
 
 
 @click.group()
@@ -60,15 +69,32 @@ def db() -> None:
 
 @db.command()
 @dsn_option
-@click.option("--since", default=None, help="look back this far in the slow log (default from config: 24h)")
+@click.option(
+    "--since", default=None, help="look back this far in the slow log (default from config: 24h)"
+)
 @click.option("--top", type=int, default=None, help="apply at most this many indexes (default 10)")
-@click.option("--min-savings", type=float, default=None, help="minimum planner cost reduction in %% (default 50)")
-@click.option("--apply", "do_apply", is_flag=True, help="build the verified indexes (default: dry run)")
+@click.option(
+    "--min-savings",
+    type=float,
+    default=None,
+    help="minimum planner cost reduction in %% (default 50)",
+)
+@click.option(
+    "--apply", "do_apply", is_flag=True, help="build the verified indexes (default: dry run)"
+)
 @click.option("--slow-log-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="also read a slow-log file")  # fmt: skip
 @click.option("--no-table-log", is_flag=True, help="do not read mysql.slow_log")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, help="perfcore YAML config")
-@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a config field")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="perfcore YAML config",
+)
+@click.option(
+    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a config field"
+)
 @json_option
 @out_option
 def advise(
@@ -101,7 +127,10 @@ def advise(
 
         config = validate_model(DbOptConfig, {**config.model_dump(), **changes})
     options = AdviseOptions(
-        dsn=_check_dsn(dsn), apply=do_apply, slow_log_file=slow_log_file, use_slow_log=not no_table_log
+        dsn=_check_dsn(dsn),
+        apply=do_apply,
+        slow_log_file=slow_log_file,
+        use_slow_log=not no_table_log,
     )
     report = run_advisor(options, config)
     _emit(report.to_json(), as_json, out, "dbopt-report", report.to_markdown())
@@ -122,9 +151,14 @@ def seed(dsn: str, rows: int, rng_seed: int, as_json: bool, out: Path | None) ->
     from perfcore.dbopt.refschema import Scale
 
     started = time.perf_counter()
-    counts = run_seed(_check_dsn(dsn), Scale(rows), seed=rng_seed, progress=lambda m: click.echo(m, err=True))
+    counts = run_seed(
+        _check_dsn(dsn), Scale(rows), seed=rng_seed, progress=lambda m: click.echo(m, err=True)
+    )
     payload = {"tables": counts, "seconds": round(time.perf_counter() - started, 3)}
-    text = "\n".join(f"{t}: {n} rows" for t, n in counts.items()) + f"\nloaded in {payload['seconds']} s\n"
+    text = (
+        "\n".join(f"{t}: {n} rows" for t, n in counts.items())
+        + f"\nloaded in {payload['seconds']} s\n"
+    )
     _emit(payload, as_json, out, "dbopt-seed", text)
 
 
@@ -144,5 +178,8 @@ def workload(dsn: str, rows: int, repeats: int, as_json: bool, out: Path | None)
     payload = {"total_s": round(result.total_s, 4), "statements": result.statements,
                "per_shape_s": {k: round(v, 4) for k, v in result.per_shape_s.items()}}  # fmt: skip
     lines = [f"{name}: {seconds * 1000:.1f} ms" for name, seconds in result.per_shape_s.items()]
-    text = "\n".join([*lines, f"total: {result.total_s:.3f} s for {result.statements} statements"]) + "\n"
+    text = (
+        "\n".join([*lines, f"total: {result.total_s:.3f} s for {result.statements} statements"])
+        + "\n"
+    )
     _emit(payload, as_json, out, "dbopt-workload", text)

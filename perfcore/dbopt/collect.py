@@ -17,7 +17,9 @@ from pathlib import Path
 from perfcore.dbopt.session import TAG, Session
 
 _TAG_MARK = "perfcore-advisor"
-_KEPT = re.compile(r"^\s*(?:/\*.*?\*/\s*)*\(?\s*(select|update|delete)\b", re.IGNORECASE | re.DOTALL)
+_KEPT = re.compile(
+    r"^\s*(?:/\*.*?\*/\s*)*\(?\s*(select|update|delete)\b", re.IGNORECASE | re.DOTALL
+)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ _CHUNK = 5_000
 Columns = dict[str, np.ndarray]
 
 
-def _pick(rng: np.random.Generator, values: tuple[str, ...], n: int, p: list[float] | None = None) -> np.ndarray:
+def _pick(
+    rng: np.random.Generator, values: tuple[str, ...], n: int, p: list[float] | None = None
+) -> np.ndarray:
     return np.asarray(values)[rng.choice(len(values), size=n, p=p)]
 
 
@@ -109,9 +111,13 @@ def write_tsv(columns: Columns, path: Path) -> None:
         handle.write("\n")
 
 
-def seed(dsn: str, scale: Scale, *, seed: int = 7, progress: Callable[[str], None] = log.info) -> dict[str, int]:
+def seed(
+    dsn: str, scale: Scale, *, seed: int = 7, progress: Callable[[str], None] = log.info
+) -> dict[str, int]:
     """(Re)create the reference schema in ``dsn``'s database and fill it; returns row counts."""
-    engine = sa.create_engine(dsn, isolation_level="AUTOCOMMIT", connect_args={"local_infile": True})
+    engine = sa.create_engine(
+        dsn, isolation_level="AUTOCOMMIT", connect_args={"local_infile": True}
+    )
     rng = np.random.default_rng(seed)
     counts = scale.counts
     try:
@@ -137,7 +143,10 @@ def _load(connection: sa.Connection, table: str, names: list[str], path: Path) -
             f"LOAD DATA LOCAL INFILE '{path.as_posix()}' INTO TABLE `{table}` CHARACTER SET utf8mb4 ({fields})"
         )
     except sa.exc.DBAPIError as exc:
-        if not isinstance(exc.orig, pymysql.err.OperationalError | pymysql.err.InternalError | pymysql.err.ProgrammingError):
+        if not isinstance(
+            exc.orig,
+            pymysql.err.OperationalError | pymysql.err.InternalError | pymysql.err.ProgrammingError,
+        ):
             raise
         log.warning("LOAD DATA LOCAL INFILE refused (%s); falling back to INSERTs", exc.orig)
         _insert(connection, table, names, path)
@@ -145,7 +154,9 @@ def _load(connection: sa.Connection, table: str, names: list[str], path: Path) -
 
 def _insert(connection: sa.Connection, table: str, names: list[str], path: Path) -> None:
     placeholders = ", ".join(["%s"] * len(names))
-    statement = f"INSERT INTO `{table}` ({', '.join(f'`{n}`' for n in names)}) VALUES ({placeholders})"
+    statement = (
+        f"INSERT INTO `{table}` ({', '.join(f'`{n}`' for n in names)}) VALUES ({placeholders})"
+    )
     cursor = connection.connection.cursor()
     with path.open(encoding="utf-8") as handle:
         batch: list[tuple[str | None, ...]] = []

@@ -19,8 +19,13 @@ from dataclasses import dataclass
 
 from perfcore.dbopt.collect import Sample
 
-_COMMENT = re.compile(r"/\*.*?\*/|--[^\n]*|#[^\n]*", re.DOTALL)
-_STRING = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"", re.DOTALL)
+# One pass over strings and comments together: a '--' inside a string is not a
+# comment, and a quote inside a comment opens no string.
+_STRING_OR_COMMENT = re.compile(
+    r"(?P<string>'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\")"
+    r"|(?P<comment>/\*.*?\*/|--[^\n]*|#[^\n]*)",
+    re.DOTALL,
+)
 _NUMBER = re.compile(r"(?<![\w`])[-+]?(?:0x[0-9a-f]+|\d+(?:\.\d+)?(?:e[-+]?\d+)?)(?![\w`])")
 _IN_LIST = re.compile(r"\bin\s*\(\s*\?(?:\s*,\s*\?)*\s*\)")
 _VALUES_LIST = re.compile(r"\bvalues\s*\(.*", re.DOTALL)
@@ -31,8 +36,7 @@ _COMMA = re.compile(r"\s*,\s*")
 
 def fingerprint(sql: str) -> str:
     """The normalised shape of ``sql`` (literals replaced, case and spacing folded)."""
-    text = _COMMENT.sub(" ", sql)
-    text = _STRING.sub("?", text)
+    text = _STRING_OR_COMMENT.sub(lambda m: "?" if m.group("string") else " ", sql)
     text = text.lower()
     # Backquoted identifiers keep their names but lose their quotes.
     text = text.replace("`", "")

@@ -37,7 +37,9 @@ class PartitionSuggestion:
     blockers: list[str] = field(default_factory=list)
 
 
-def date_range_columns(catalog: Catalog, analysed: Sequence[Analysed]) -> dict[str, dict[str, list[str]]]:
+def date_range_columns(
+    catalog: Catalog, analysed: Sequence[Analysed]
+) -> dict[str, dict[str, list[str]]]:
     """Table → temporal column → fingerprints with a range predicate on it."""
     found: dict[str, dict[str, list[str]]] = {}
     for stats, analysis in analysed:
@@ -55,7 +57,12 @@ def date_range_columns(catalog: Catalog, analysed: Sequence[Analysed]) -> dict[s
 
 
 def suggest(
-    catalog: Catalog, analysed: Sequence[Analysed], bounds: Bounds, *, min_rows: int, min_share: float
+    catalog: Catalog,
+    analysed: Sequence[Analysed],
+    bounds: Bounds,
+    *,
+    min_rows: int,
+    min_share: float,
 ) -> list[PartitionSuggestion]:
     time_by_query = {stats.fingerprint: stats.total_s for stats, _ in analysed}
     table_time: dict[str, float] = {}
@@ -67,7 +74,9 @@ def suggest(
         table = catalog.tables[table_name]
         if table.rows < min_rows or table_time.get(table_name, 0.0) <= 0:
             continue
-        column, queries = max(columns.items(), key=lambda item: sum(time_by_query[q] for q in item[1]))
+        column, queries = max(
+            columns.items(), key=lambda item: sum(time_by_query[q] for q in item[1])
+        )
         share = sum(time_by_query[q] for q in queries) / table_time[table_name]
         if share < min_share:
             continue
@@ -81,7 +90,9 @@ def suggest(
     return suggestions
 
 
-def _unique_key_rule(catalog: Catalog, table: Table, column: str, suggestion: PartitionSuggestion) -> None:
+def _unique_key_rule(
+    catalog: Catalog, table: Table, column: str, suggestion: PartitionSuggestion
+) -> None:
     for index in table.indexes.values():
         if not index.unique or column in index.columns:
             continue
@@ -112,17 +123,25 @@ def month_starts(first: dt.date, last: dt.date) -> list[dt.date]:
     return bounds
 
 
-def partition_ddl(catalog: Catalog, table: Table, column: str, first: dt.date, last: dt.date) -> str:
+def partition_ddl(
+    catalog: Catalog, table: Table, column: str, first: dt.date, last: dt.date
+) -> str:
     kind = table.columns[column].data_type
     parts = []
     for bound in month_starts(first, last):
         name = f"p{bound.year:04d}{bound.month:02d}"
         if kind == "timestamp":
             # RANGE COLUMNS does not accept TIMESTAMP; UNIX_TIMESTAMP is the allowed function.
-            parts.append(f"PARTITION {name} VALUES LESS THAN (UNIX_TIMESTAMP('{bound.isoformat()} 00:00:00'))")
+            parts.append(
+                f"PARTITION {name} VALUES LESS THAN (UNIX_TIMESTAMP('{bound.isoformat()} 00:00:00'))"
+            )
         else:
             parts.append(f"PARTITION {name} VALUES LESS THAN ('{bound.isoformat()}')")
-    by = f"RANGE (UNIX_TIMESTAMP({quote(column)}))" if kind == "timestamp" else f"RANGE COLUMNS({quote(column)})"
+    by = (
+        f"RANGE (UNIX_TIMESTAMP({quote(column)}))"
+        if kind == "timestamp"
+        else f"RANGE COLUMNS({quote(column)})"
+    )
     parts.append("PARTITION pmax VALUES LESS THAN (MAXVALUE)")
     body = ",\n  ".join(parts)
     return f"ALTER TABLE {qualified(catalog, table.name)} PARTITION BY {by} (\n  {body}\n)"

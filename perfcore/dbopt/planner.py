@@ -72,10 +72,16 @@ def explain(session: Session, select_sql: str) -> Plan:
         per_select[select_id] = per_select.get(select_id, 1.0) * max(estimate, 1.0)
         if lowered.get("key"):
             keys.update(str(lowered["key"]).split(","))
-    return Plan(cost=cost if math.isfinite(cost) else 0.0, rows=sum(per_select.values()), keys=frozenset(keys))
+    return Plan(
+        cost=cost if math.isfinite(cost) else 0.0,
+        rows=sum(per_select.values()),
+        keys=frozenset(keys),
+    )
 
 
-def measure_ms(session: Session, flavour: Flavour, select_sql: str, timeout_s: float) -> float | None:
+def measure_ms(
+    session: Session, flavour: Flavour, select_sql: str, timeout_s: float
+) -> float | None:
     """One timed execution on the server (results discarded there); None if it timed out."""
     if flavour.name == "mariadb":
         session.run(f"SET SESSION max_statement_time = {float(timeout_s):.3f}")

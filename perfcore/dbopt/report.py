@@ -64,7 +64,8 @@ class Report:
             q.fingerprint
             for s in self.suggestions
             for q in s.queries
-            if q.cost_before > 0 and (1 - q.cost_after / q.cost_before) * 100 >= self.min_savings_pct
+            if q.cost_before > 0
+            and (1 - q.cost_after / q.cost_before) * 100 >= self.min_savings_pct
         }
         return len(improved)
 
@@ -101,8 +102,17 @@ class Report:
         if not self.suggestions:
             lines.append("No candidate index passed verification.")
         for s in self.suggestions:
-            lines += [f"### `{s.name}` on `{s.table}` ({', '.join(s.columns)})", "", "```sql", s.ddl + ";", "```", ""]
-            lines.append("| query | cost before | cost after | latency before ms | latency after ms |")
+            lines += [
+                f"### `{s.name}` on `{s.table}` ({', '.join(s.columns)})",
+                "",
+                "```sql",
+                s.ddl + ";",
+                "```",
+                "",
+            ]
+            lines.append(
+                "| query | cost before | cost after | latency before ms | latency after ms |"
+            )
             lines.append("|---|---:|---:|---:|---:|")
             for q in s.queries:
                 lines.append(
@@ -112,7 +122,10 @@ class Report:
             lines.append("")
         if self.rejected:
             lines += ["## Rejected candidates", ""]
-            lines += [f"- `{r['table']}` ({', '.join(r['columns'])}): {r['reason']}" for r in self.rejected]
+            lines += [
+                f"- `{r['table']}` ({', '.join(r['columns'])}): {r['reason']}"
+                for r in self.rejected
+            ]
             lines.append("")
         if self.partitioning:
             lines += ["## Partitioning", ""]
@@ -122,10 +135,18 @@ class Report:
                 lines += [f"- blocker: {b}" for b in p.blockers]
                 lines.append("")
         skipped = [q for q in self.queries if q.skipped]
-        lines += ["## Slow query shapes", "", "| count | total s | mean ms | query |", "|---:|---:|---:|---|"]
-        for q in self.queries:
-            note = f" (skipped: {q.skipped})" if q.skipped else ""
-            lines.append(f"| {q.count} | {q.total_s:.3f} | {q.mean_s * 1000:.1f} | `{_short(q.fingerprint)}`{note} |")
+        lines += [
+            "## Slow query shapes",
+            "",
+            "| count | total s | mean ms | query |",
+            "|---:|---:|---:|---|",
+        ]
+        for shape in self.queries:
+            note = f" (skipped: {shape.skipped})" if shape.skipped else ""
+            lines.append(
+                f"| {shape.count} | {shape.total_s:.3f} | {shape.mean_s * 1000:.1f}"
+                f" | `{_short(shape.fingerprint)}`{note} |"
+            )
         if skipped:
             lines.append("")
         return "\n".join(lines) + "\n"

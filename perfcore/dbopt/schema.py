@@ -17,7 +17,18 @@ from perfcore.errors import BadInput
 
 # Types an index cannot hold without a prefix length: never proposed as key parts.
 UNINDEXABLE = frozenset(
-    {"text", "tinytext", "mediumtext", "longtext", "blob", "tinyblob", "mediumblob", "longblob", "json", "geometry"}
+    {
+        "text",
+        "tinytext",
+        "mediumtext",
+        "longtext",
+        "blob",
+        "tinyblob",
+        "mediumblob",
+        "longblob",
+        "json",
+        "geometry",
+    }
 )
 TEMPORAL = frozenset({"date", "datetime", "timestamp"})
 _MAX_NAME = 64

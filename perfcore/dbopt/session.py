@@ -26,7 +26,7 @@ TAG = "/* perfcore-advisor */"
 
 _ALLOWED = re.compile(
     r"^(SELECT|SHOW|EXPLAIN|ANALYZE|SET SESSION|SET STATEMENT|START TRANSACTION READ ONLY|ROLLBACK"
-    r"|CREATE INDEX|DROP INDEX|ALTER TABLE \S+ ALTER INDEX)\b",
+    r"|CREATE INDEX|DROP INDEX|ALTER TABLE \S+ ALTER INDEX \S+ VISIBLE$)\b",
     re.IGNORECASE,
 )
 
@@ -58,7 +58,11 @@ class Session:
     def records(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         """Rows as dicts keyed by column label (EXPLAIN's columns differ between servers)."""
         body = self._checked(sql)
-        result = self.connection.exec_driver_sql(body, tuple(params)) if params else self.connection.exec_driver_sql(body)
+        result = (
+            self.connection.exec_driver_sql(body, tuple(params))
+            if params
+            else self.connection.exec_driver_sql(body)
+        )
         return [dict(row._mapping) for row in result.fetchall()] if result.returns_rows else []
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:

@@ -87,7 +87,9 @@ class WorkloadResult:
     statements: int
 
 
-def run(dsn: str, scale: Scale, repeats: int = 3, *, seed: int = 11, log_all: bool = True) -> WorkloadResult:
+def run(
+    dsn: str, scale: Scale, repeats: int = 3, *, seed: int = 11, log_all: bool = True
+) -> WorkloadResult:
     """Execute the workload once; with ``log_all`` every statement reaches the slow log."""
     engine = sa.create_engine(dsn, isolation_level="AUTOCOMMIT")
     per_shape: dict[str, float] = {}

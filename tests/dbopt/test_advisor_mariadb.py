@@ -1,0 +1,138 @@
+"""The whole advisor against real MariaDB: reference data, a logged workload, dry run, apply, re-run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from perfcore.config import DbOptConfig
+from perfcore.dbopt.advisor import AdviseOptions, advise
+from perfcore.dbopt.apply import create_index
+from perfcore.dbopt.candidates import Candidate
+from perfcore.dbopt.datagen import seed
+from perfcore.dbopt.planner import detect_flavour
+from perfcore.dbopt.refschema import Scale
+from perfcore.dbopt.schema import read_catalog
+from perfcore.dbopt.session import Session, connect
+from perfcore.dbopt.workload import run
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
+
+SCALE = Scale(40_000)
+
+
+def index_names(dsn: str) -> set[tuple[str, str]]:
+    engine = sa.create_engine(dsn)
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT TABLE_NAME, INDEX_NAME FROM information_schema.STATISTICS"
+            " WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME <> 'PRIMARY'"
+        ).fetchall()
+    engine.dispose()
+    return {(str(t), str(i)) for t, i in rows}
+
+
+@pytest.fixture(scope="module")
+def platform(private_dsn: str) -> Iterator[str]:
+    seed(private_dsn, SCALE)
+    run(private_dsn, SCALE, repeats=2)
+    yield private_dsn
+
+
+def test_dry_run_proposes_verified_indexes_and_leaves_none_behind(platform: str) -> None:
+    before = index_names(platform)
+    report = advise(AdviseOptions(platform), DbOptConfig()).to_json()
+    assert index_names(platform) == before, "a dry run must drop every index it built"
+    assert report["applied"] is False and report["indexesCreated"] == 0
+    assert report["slowQueriesFound"] >= 10
+    suggestions = report["suggestions"]
+    assert 0 < len(suggestions) <= 10
+    for s in suggestions:
+        assert s["ddl"].startswith(f"CREATE INDEX `{s['name']}` ON `")
+        assert s["ddl"].endswith("ALGORITHM=INPLACE LOCK=NONE")
+        assert 1 <= len(s["columns"]) <= 4
+        assert s["queries"], "every suggestion names the statements it serves"
+        for q in s["queries"]:
+            assert q["cost_after"] <= q["cost_before"] * 0.5
+    tables = {s["table"] for s in suggestions}
+    assert {"registrations", "notifications", "check_ins"} <= tables
+    # The attendee's registrations sorted by date: equality first, then the date.
+    attendee = [s["columns"] for s in suggestions if s["table"] == "registrations"]
+    assert any(c[0] == "attendee_id" and c[-1] == "registered_at" for c in attendee)
+    assert report["queriesOptimized"] >= 8
+    # The UPDATE was analysed (its WHERE), and never executed by the advisor.
+    fingerprints = [q["fingerprint"] for s in suggestions for q in s["queries"]]
+    assert any(fp.startswith("update notifications") for fp in fingerprints)
+    json.dumps(report)
+
+
+def test_min_savings_100_keeps_nothing(platform: str) -> None:
+    report = advise(AdviseOptions(platform), DbOptConfig(min_savings_pct=100)).to_json()
+    assert report["suggestions"] == []
+    assert all(
+        "less than 100%" in r["reason"] or "does not use" in r["reason"] for r in report["rejected"]
+    )
+
+
+def index_keys(dsn: str) -> list[tuple[str, tuple[str, ...]]]:
+    engine = sa.create_engine(dsn)
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT TABLE_NAME, INDEX_NAME, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX)"
+            " FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()"
+            " GROUP BY TABLE_NAME, INDEX_NAME"
+        ).fetchall()
+    engine.dispose()
+    return [(str(t), tuple(str(c).split(","))) for t, _, c in rows]
+
+
+def test_apply_builds_top_indexes_measures_and_is_idempotent(platform: str) -> None:
+    before = index_names(platform)
+    config = DbOptConfig(top=6)
+    engine = connect(platform)
+    with engine.connect() as connection:
+        session = Session(connection)
+        report = advise(AdviseOptions(platform, apply=True), config, session).to_json()
+    engine.dispose()
+    assert report["indexesCreated"] == len(report["suggestions"]) == 6
+    created = index_names(platform) - before
+    assert created == {(s["table"], s["name"]) for s in report["suggestions"]}
+    measured = [q for s in report["suggestions"] for q in s["queries"]]
+    assert measured and all(q["latency_before_ms"] is not None for q in measured)
+    assert all(q["latency_after_ms"] is not None for q in measured)
+    sent = [s.split("*/", 1)[1].strip() for s in session.statements]
+    analyze_table = [s for s in sent if s.startswith("ANALYZE TABLE")]
+    assert len(analyze_table) == 1
+    assert {s["table"] for s in report["suggestions"]} == {
+        t.strip("`").split("`.`")[-1] for t in analyze_table[0][len("ANALYZE TABLE ") :].split(", ")
+    }
+    assert sum(s.startswith("CREATE INDEX") for s in sent) == len(report["suggestions"]) + len(
+        report["rejected"]
+    )
+
+    again = advise(AdviseOptions(platform, apply=True), config).to_json()
+    assert not {s["name"] for s in again["suggestions"]} & {
+        s["name"] for s in report["suggestions"]
+    }
+    keys = index_keys(platform)
+    assert len(keys) == len(set(keys)), "no two indexes on one table share their columns"
+
+
+def test_building_an_existing_index_is_a_no_op(platform: str) -> None:
+    engine = connect(platform)
+    with engine.connect() as connection:
+        session = Session(connection)
+        catalog = read_catalog(session, session.scalar("SELECT DATABASE()"))
+        flavour = detect_flavour(session)
+        name = next(i for i in catalog.tables["registrations"].indexes if i != "PRIMARY")
+        index = catalog.tables["registrations"].indexes[name]
+        candidate = Candidate("registrations", index.columns, len(index.columns), (), 0.0, 1)
+        assert candidate.name == name
+        assert (
+            create_index(session, flavour, catalog, candidate, 2)
+            == "an index of this name already exists"
+        )
+    engine.dispose()
