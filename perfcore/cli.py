@@ -33,6 +33,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "queues": ("perfcore.queues.cli:queues", "Inspect the BullMQ priority queues."),
     "db": ("perfcore.dbopt.cli:db", "Index advisor for MySQL and MariaDB."),
     "scale": ("perfcore.scaling.cli:scale", "Autoscaler: one decision, or the control loop."),
+    "serve": (
+        "perfcore.service.cli:serve",
+        "Run the reference event-platform API on 127.0.0.1 (the load-test target).",
+    ),
+    "loadtest": (
+        "perfcore.service.loadtest_cli:loadtest",
+        "Load-test the reference API with Locust (loopback only, bounded).",
+    ),
 }
 
 

@@ -1,0 +1,75 @@
+"""``perfcore serve``: run the reference API with uvicorn, bound to 127.0.0.1 only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from perfcore.config import load_config
+from perfcore.errors import BadInput, ServiceUnavailable
+
+DEFAULT_DB = "sqlite:///.perfcore/service.db"
+
+
+def _check_database_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadInput(f"--db: not a SQLAlchemy URL: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--db", "database_url", default=DEFAULT_DB, show_default=True, help="SQLAlchemy URL")
+@click.option("--redis", "redis_url", default=None, help="cache Redis (default: cache.redis_url)")
+@click.option(
+    "--queues-redis", default=None, help="BullMQ Redis for exports (default: run them in process)"
+)
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a config field"
+)
+@click.option("--no-seed", is_flag=True, help="do not fill an empty database with demo data")
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
+)
+def serve(
+    port: int,
+    database_url: str,
+    redis_url: str | None,
+    queues_redis: str | None,
+    config_path: Path | None,
+    overrides: tuple[str, ...],
+    no_seed: bool,
+    log_level: str,
+) -> None:
+    """Run the reference event-platform API on http://127.0.0.1:PORT (the load-test target)."""
+    import uvicorn
+
+    from perfcore.service.app import ServiceOptions, create_app
+
+    config = load_config(config_path, list(overrides))
+    options = ServiceOptions(seed=None) if no_seed else ServiceOptions()
+    app = create_app(
+        config,
+        _check_database_url(database_url),
+        cache_url=redis_url,
+        queues_url=queues_redis,
+        options=options,
+    )
+    click.echo(f"serving on http://127.0.0.1:{port} (database {database_url})", err=True)
+    try:
+        # Loopback only: this is a load-test target with demo data, not a public server.
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level=log_level, access_log=False)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise ServiceUnavailable(
+                f"the service did not start (uvicorn exit {exc.code})"
+            ) from None
