@@ -129,7 +129,8 @@ class RedisBackend:
             return int(await self.client.unlink(*keys))
         pipe = self.client.pipeline()
         for key in keys:
-            pipe.unlink(key)
+            # Raw command: ClusterPipeline.unlink() is a coroutine, not a queued command.
+            pipe.execute_command("UNLINK", key)
         return sum(int(n) for n in await pipe.execute())
 
     async def scan(self, pattern: str, batch: int) -> AsyncIterator[list[str]]:
@@ -175,8 +176,10 @@ class RedisBackend:
     async def publish(self, channel: str, message: bytes) -> None:
         await self.client.publish(channel, message)
 
-    def pubsub(self) -> Any:
+    async def pubsub(self) -> Any:
         """A fresh pub/sub object (plain pub/sub is broadcast to every cluster node)."""
+        if isinstance(self.client, RedisCluster):
+            await self.client.initialize()  # ClusterPubSub needs the slot map
         return self.client.pubsub()
 
     def primaries(self) -> list[str]:

@@ -20,6 +20,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -133,8 +134,9 @@ class InvalidationBus:
     async def _listen(self) -> None:
         had_gap = False
         while True:
-            pubsub = self._backend.pubsub()
+            pubsub: Any = None
             try:
+                pubsub = await self._backend.pubsub()
                 await pubsub.subscribe(self.channel)
                 if had_gap:
                     self.reconnects += 1
@@ -145,14 +147,17 @@ class InvalidationBus:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         self._handle(message["data"])
-            except BACKEND_ERRORS as exc:
+            except Exception as exc:
+                # Any failure (not only connection errors: a cluster client can
+                # raise on a changing slot map) must not end the listener.
                 self._subscribed.clear()
                 had_gap = True
                 if self._throttle.ready():
-                    log.warning("cache invalidation listener disconnected: %s", exc)
+                    log.warning("cache invalidation listener disconnected: %r", exc)
             finally:
-                with contextlib.suppress(*BACKEND_ERRORS):
-                    await asyncio.shield(pubsub.aclose())
+                if pubsub is not None:
+                    with contextlib.suppress(*BACKEND_ERRORS):
+                        await asyncio.shield(pubsub.aclose())
             await asyncio.sleep(self._retry_s)
 
     def _handle(self, data: bytes) -> None:
