@@ -136,6 +136,7 @@ class RedisBackend:
     async def scan(self, pattern: str, batch: int) -> AsyncIterator[list[str]]:
         """Batches of keys matching ``pattern`` from every primary (SCAN, never KEYS)."""
         if isinstance(self.client, RedisCluster):
+            await self.client.initialize()  # a fresh client knows no primaries yet
             for node in self.client.get_primaries():
                 cursor = 0
                 while True:

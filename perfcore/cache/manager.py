@@ -227,8 +227,10 @@ class CacheManager:
             token, found = await self._lock_wait(lock_name, probe, stats)
             if found is not None:
                 return hit(found)
-        elif token is not None and current is None:
-            found = await probe()  # the previous holder may have just stored it
+        if token is not None and current is None:
+            # Whether taken at once or after waiting: the previous holder may
+            # have stored the value and released between our read and our SET NX.
+            found = await probe()
             if found is not None:
                 await self._lock_release(lock_name, token)
                 return hit(found)

@@ -396,3 +396,18 @@ async def test_lock_is_released_after_a_fill(
         assert await cache.get_with_cache("k", source, namespace="ns") == "v"
     assert await raw.exists(f"lock:{config.key_prefix}:ns:k") == 0
     assert await raw.exists(f"{config.key_prefix}:ns:k") == 1
+
+
+async def test_lock_wait_is_bounded_then_the_caller_fetches(
+    make_config: ConfigFactory, raw: redis_asyncio.Redis
+) -> None:
+    config = make_config(lock={"enabled": True, "wait_timeout_ms": 200, "poll_interval_ms": 20})
+    # A holder that never finishes (it crashed with a long lock TTL).
+    await raw.set(f"lock:{config.key_prefix}:ns:k", "someone-else", px=60_000)
+    source = Source("v")
+    async with CacheManager(config) as cache:
+        assert await cache.get_with_cache("k", source, namespace="ns") == "v"
+        stats = cache.stats()["namespaces"]["ns"]
+    assert source.calls == 1
+    assert (stats["lock_waits"], stats["lock_timeouts"]) == (1, 1)
+    assert await raw.get(f"lock:{config.key_prefix}:ns:k") == b"someone-else"  # not ours to delete
