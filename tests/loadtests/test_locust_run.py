@@ -1,0 +1,173 @@
+"""A real, short Locust run against ``perfcore serve`` in a subprocess, and the loopback guard."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from perfcore.service.load_shape import CHECKIN, DRAIN, REGISTRATION, phase_at
+
+REPO = Path(__file__).resolve().parents[2]
+PERFCORE = [sys.executable, "-m", "perfcore"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def service_url(redis_cache_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``perfcore serve`` on a free loopback port, SQLite database, the stack's cache Redis."""
+    work = tmp_path_factory.mktemp("serve")
+    port = free_port()
+    log = (work / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [
+            *PERFCORE,
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            f"sqlite:///{work / 'svc.sqlite'}",
+            "--redis",
+            redis_cache_url,
+            "--set",
+            f"cache.key_prefix=lt{port}",
+            "--set",
+            f"queues.export_dir={work / 'exports'}",
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=work,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, (work / "serve.log").read_text()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "service did not become healthy in 30 s"
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        log.close()
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_short_locust_run_has_requests_and_no_failures(service_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "lt"
+    result = subprocess.run(
+        [
+            *PERFCORE,
+            "loadtest",
+            "--host",
+            service_url,
+            "--users",
+            "4",
+            "--spawn-rate",
+            "4",
+            "--run-time",
+            "6s",
+            "--json",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr + (out / "locust.log").read_text()
+    summary = json.loads(result.stdout)  # exactly one JSON object on stdout
+    assert summary["requests"] > 0 and summary["failures"] == 0
+    assert summary["endpoints"]["GET /events/active"]["requests"] >= 4  # every user's on_start
+    p = summary["latency_ms"]
+    assert 0 < p["p50"] <= p["p95"] <= p["p99"]
+    assert json.loads((out / "summary.json").read_text())["requests"] == summary["requests"]
+    # The service counted what Locust sent (its own view, from /metrics).
+    metrics = httpx.get(f"{service_url}/metrics").text
+    assert 'route="/events/active"' in metrics
+
+
+@pytest.mark.parametrize("host", ["http://10.0.0.1", "http://example.com:8000"])
+def test_cli_refuses_a_non_loopback_host(host: str) -> None:
+    result = subprocess.run(
+        [*PERFCORE, "loadtest", "--host", host, "--run-time", "5s", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "not a loopback address" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_refuses_an_unbounded_run_time() -> None:
+    result = subprocess.run(
+        [*PERFCORE, "loadtest", "--host", "http://127.0.0.1:1", "--run-time", "2h"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2 and "--run-time" in result.stderr
+
+
+def test_locustfile_itself_refuses_a_non_loopback_host(tmp_path: Path) -> None:
+    # Run directly, without the CLI's check: the locustfile must stop before any request.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(REPO / "loadtests" / "locustfile.py"),
+            "--headless",
+            "--host",
+            "http://10.0.0.1",
+            "-u",
+            "1",
+            "-r",
+            "1",
+            "-t",
+            "3s",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "10.0.0.1 is not a loopback address" in result.stderr
+
+
+def test_shape_ramps_registrations_then_spikes_check_ins_and_ends() -> None:
+    total, peak = 100.0, 40
+    ramp = [phase_at(t, total, peak) for t in range(0, 50, 5)]
+    users = [now[0] for now in ramp if now is not None]
+    assert users == sorted(users) and users[0] == 1 and users[-1] <= peak // 2
+    assert all(now is not None and now[1] == REGISTRATION for now in ramp)
+    assert phase_at(60, total, peak) == (peak, CHECKIN)
+    assert phase_at(90, total, peak) == (peak // 4, DRAIN)
+    assert phase_at(total, total, peak) is None  # bounded: the shape ends the test

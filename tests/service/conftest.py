@@ -1,0 +1,82 @@
+"""Fixtures for the service tests: an own MariaDB database, an own cache prefix, a running app."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from perfcore.config import PerfcoreConfig, validate_model
+from perfcore.service import ServiceOptions, create_app
+from perfcore.service.schema import SeedSize
+
+SMALL = SeedSize(events=6, attendees=60, registrations_per_event=12, capacity=20)
+
+
+@pytest.fixture(scope="module")
+def service_db(mariadb_dsn: str) -> Iterator[str]:
+    """A database of its own on the stack's MariaDB (other tests seed the shared one)."""
+    name = f"svc_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(mariadb_dsn)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE `{name}`"))
+    try:
+        yield make_url(mariadb_dsn).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+ConfigFactory = Callable[..., PerfcoreConfig]
+AppFactory = Callable[..., AbstractContextManager[TestClient]]
+
+
+@pytest.fixture()
+def seed_size() -> SeedSize:
+    return SMALL
+
+
+@pytest.fixture()
+def service_config(redis_cache_url: str, tmp_path: Path) -> ConfigFactory:
+    """``service_config(**queues)``: defaults with a private cache prefix and channel.
+
+    Tests share one Redis; their own prefix keeps their keys and invalidations apart.
+    """
+
+    def make(**queues: Any) -> PerfcoreConfig:
+        tag = uuid.uuid4().hex[:10]
+        return validate_model(
+            PerfcoreConfig,
+            {
+                "cache": {
+                    "redis_url": redis_cache_url,
+                    "key_prefix": f"svc{tag}",
+                    "invalidation_channel": f"svc{tag}:invalidate",
+                },
+                "queues": {"export_dir": str(tmp_path / "exports"), **queues},
+            },
+        )
+
+    return make
+
+
+@pytest.fixture()
+def start_app(service_db: str, service_config: ConfigFactory) -> AppFactory:
+    """``start_app(config=None, queues_url=None)`` -> a TestClient context with the lifespan run."""
+
+    def start(config: PerfcoreConfig | None = None, queues_url: str | None = None) -> TestClient:
+        config = config or service_config()
+        app = create_app(
+            config, service_db, queues_url=queues_url, options=ServiceOptions(seed=SMALL)
+        )
+        return TestClient(app)
+
+    return start

@@ -1,0 +1,85 @@
+"""Write invariants of the service's queries on SQLite (the quick local backend)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, insert, select
+
+from perfcore.queues.refdb import connect
+from perfcore.service import queries
+from perfcore.service.schema import SeedSize, create_schema, events, seed
+
+NOW = datetime(2026, 11, 26, 12, 0, 0)
+SIZE = SeedSize(events=5, attendees=40, registrations_per_event=10, capacity=8)
+
+
+@pytest.fixture()
+def engine(tmp_path: Path) -> Engine:
+    engine = connect(f"sqlite:///{tmp_path / 'svc.sqlite'}")
+    create_schema(engine)
+    assert seed(engine, NOW, SIZE)
+    return engine
+
+
+def test_seed_is_deterministic_and_bounded_by_capacity(engine: Engine, tmp_path: Path) -> None:
+    assert not seed(engine, NOW, SIZE)  # an existing data set is left alone
+    other = connect(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    create_schema(other)
+    seed(other, NOW, SIZE)
+    for event_id in range(1, SIZE.events + 1):
+        a, b = queries.event_detail(engine, event_id), queries.event_detail(other, event_id)
+        assert a == b and a is not None
+        assert a["registrations"]["confirmed"] <= SIZE.capacity
+        assert sum(a["registrations"].values()) == SIZE.registrations_per_event
+
+
+def test_active_events_window(engine: Engine) -> None:
+    listed = queries.active_events(engine, NOW, timedelta(hours=12), limit=100)
+    with engine.connect() as conn:
+        expected = conn.execute(
+            select(func.count())
+            .select_from(events)
+            .where(events.c.starts_at >= NOW - timedelta(hours=12))
+        ).scalar_one()
+    assert len(listed) == expected
+    assert len(queries.active_events(engine, NOW, timedelta(hours=12), limit=2)) == min(2, expected)
+
+
+def test_registration_fills_then_waitlists_and_is_idempotent(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(events).values(id=98, name="three seats", starts_at=NOW, capacity=3))
+    registered = [queries.register(engine, 98, a, NOW) for a in range(1, 6)]
+    assert [r.body["status"] for r in registered] == ["confirmed"] * 3 + ["waitlisted"] * 2
+    assert all(r.created for r in registered)
+    again = queries.register(engine, 98, 1, NOW)
+    assert not again.created and again.body == registered[0].body
+    detail = queries.event_detail(engine, 98)
+    assert detail is not None and detail["seats_left"] == 0
+    assert detail["registrations"] == {"confirmed": 3, "waitlisted": 2, "cancelled": 0}
+    with pytest.raises(queries.NotFound):
+        queries.register(engine, 98, 10_000, NOW)
+    with pytest.raises(queries.NotFound):
+        queries.register(engine, 10_000, 1, NOW)
+
+
+def test_check_in_once_and_only_when_confirmed(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(events).values(id=99, name="small", starts_at=NOW, capacity=1))
+    seated = queries.register(engine, 99, 1, NOW)
+    waiting = queries.register(engine, 99, 2, NOW)
+    assert (seated.body["status"], waiting.body["status"]) == ("confirmed", "waitlisted")
+    first = queries.check_in(engine, 99, 1, NOW)
+    second = queries.check_in(engine, 99, 1, NOW + timedelta(minutes=5))
+    assert first.created and not second.created and first.body == second.body
+    with pytest.raises(queries.Conflict, match="waitlisted"):
+        queries.check_in(engine, 99, 2, NOW)
+    with pytest.raises(queries.NotFound):
+        queries.check_in(engine, 99, 3, NOW)  # not registered
+    board = queries.dashboard(engine, 99, NOW + timedelta(minutes=10), timedelta(minutes=15))
+    assert board is not None
+    assert board["registrations"] == {"confirmed": 1, "waitlisted": 1, "cancelled": 0}
+    assert (board["checked_in"], board["recent_checkins"], board["checkin_rate"]) == (1, 1, 1.0)
+    assert queries.dashboard(engine, 10_000, NOW, timedelta(minutes=15)) is None
