@@ -57,18 +57,26 @@ def advise(options: AdviseOptions, config: DbOptConfig, session: Session | None 
         engine.dispose()
 
 
-def _advise(session: Session, options: AdviseOptions, config: DbOptConfig) -> Report:
-    flavour = detect_flavour(session)
+def observe(
+    session: Session, options: AdviseOptions, config: DbOptConfig
+) -> tuple[Catalog, list[Analysed], list[QuerySummary]]:
+    """The first half of the pipeline: the catalog and the analysed slow query shapes."""
     database = session.scalar("SELECT DATABASE()")
     if not database:
         raise BadInput("dsn: name a database, e.g. mysql+pymysql://user@host:3306/platform")
     stats = [s for s in _collect(session, options, config) if s.db in (None, "", database)]
     stats = [s for s in stats if s.mean_s >= config.min_query_time_s]
     catalog = read_catalog(session, str(database))
-    report = Report(str(database), f"{flavour.name} {flavour.version[0]}.{flavour.version[1]}",
-                    options.apply, config.min_savings_pct)  # fmt: skip
-    analysed = _analyse(stats, catalog, report)
-    log.info("%d slow query shapes, %d analysable", len(stats), len(analysed))
+    summaries: list[QuerySummary] = []
+    return catalog, _analyse(stats, catalog, summaries), summaries
+
+
+def _advise(session: Session, options: AdviseOptions, config: DbOptConfig) -> Report:
+    flavour = detect_flavour(session)
+    catalog, analysed, summaries = observe(session, options, config)
+    report = Report(catalog.database, f"{flavour.name} {flavour.version[0]}.{flavour.version[1]}",
+                    options.apply, config.min_savings_pct, queries=summaries)  # fmt: skip
+    log.info("%d slow query shapes, %d analysable", len(summaries), len(analysed))
     candidates = propose(analysed, catalog, config.max_index_columns)
     latency_before = _latencies(session, flavour, analysed, config) if options.apply else {}
     result = what_if(
@@ -140,7 +148,9 @@ def _collect(session: Session, options: AdviseOptions, config: DbOptConfig) -> l
     return aggregate(samples)
 
 
-def _analyse(stats: Sequence[QueryStats], catalog: Catalog, report: Report) -> list[Analysed]:
+def _analyse(
+    stats: Sequence[QueryStats], catalog: Catalog, summaries: list[QuerySummary]
+) -> list[Analysed]:
     columns_of = catalog.columns_of()
     analysed: list[Analysed] = []
     for item in stats:
@@ -152,7 +162,7 @@ def _analyse(stats: Sequence[QueryStats], catalog: Catalog, report: Report) -> l
             analysed.append((item, analysis))
         except NotAnalysable as exc:
             skipped = str(exc)
-        report.queries.append(
+        summaries.append(
             QuerySummary(
                 item.fingerprint,
                 item.count,
