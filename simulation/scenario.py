@@ -186,32 +186,32 @@ class ClassSpec(Section):
 def _default_classes() -> dict[str, ClassSpec]:
     return {
         "list_active_events": ClassSpec(
-            cpu_ms=4.0, namespace="active_events", db_query="list_active_events"
+            cpu_ms=15.0, namespace="active_events", db_query="list_active_events"
         ),
-        "event_detail": ClassSpec(cpu_ms=3.0, namespace="event_detail", db_query="event_by_id"),
+        "event_detail": ClassSpec(cpu_ms=10.0, namespace="event_detail", db_query="event_by_id"),
         "attendee_profile": ClassSpec(
-            cpu_ms=3.0, namespace="attendee_profile", db_query="attendee_by_id"
+            cpu_ms=10.0, namespace="attendee_profile", db_query="attendee_by_id"
         ),
-        "session_page": ClassSpec(cpu_ms=2.5, namespace="session_page", db_query="session_by_id"),
+        "session_page": ClassSpec(cpu_ms=8.0, namespace="session_page", db_query="session_by_id"),
         "register": ClassSpec(
-            cpu_ms=8.0,
+            cpu_ms=30.0,
             db_query="insert_registration",
             write=True,
             invalidates=["event_detail", "attendee_profile", "dashboard"],
             jobs={"notification_sending": 1.0},
         ),
         "check_in": ClassSpec(
-            cpu_ms=5.0,
+            cpu_ms=20.0,
             db_query="update_checkin",
             write=True,
             invalidates=["attendee_profile", "dashboard"],
             jobs={"real_time_notification": 0.2, "dashboard_update": 0.5},
         ),
         "organizer_dashboard": ClassSpec(
-            cpu_ms=12.0, namespace="dashboard", db_query="dashboard_stats"
+            cpu_ms=40.0, namespace="dashboard", db_query="dashboard_stats"
         ),
         "export_report": ClassSpec(
-            cpu_ms=5.0, jobs={"data_export": 0.5, "report_generation": 0.3, "user_report": 0.2}
+            cpu_ms=15.0, jobs={"data_export": 0.5, "report_generation": 0.3, "user_report": 0.2}
         ),
     }
 
@@ -243,8 +243,8 @@ class DatabaseSpec(Section):
 
 
 class ApiSpec(Section):
-    slots_per_replica: int = Field(8, gt=0, description="concurrent requests per replica")
-    cores_per_replica: float = Field(1.0, gt=0)
+    slots_per_replica: int = Field(4, gt=0, description="concurrent requests per replica")
+    cores_per_replica: float = Field(0.5, gt=0, description="CPU request of a pod")
     startup_s: float = Field(45.0, ge=0, description="pod start-up delay until ready")
     initial_replicas: int | None = Field(None, gt=0, description="None: scaling.min_replicas")
     service: ServiceDist = Field("exponential", description="CPU time distribution")

@@ -38,11 +38,9 @@ class _Draws:
         self.exp: list[float] = []
         self.uni: list[float] = []
 
-    def next(self) -> tuple[float, float]:
-        if not self.exp:
-            self.exp = self.rng.standard_exponential(_BUFFER).tolist()
-            self.uni = self.rng.random(_BUFFER).tolist()
-        return self.exp.pop(), self.uni.pop()
+    def refill(self) -> None:
+        self.exp = self.rng.standard_exponential(_BUFFER).tolist()
+        self.uni = self.rng.random(_BUFFER).tolist()
 
 
 # (arrival time, sequence, priority, job type id, attempt)
@@ -88,42 +86,45 @@ class JobQueue:
         self.seq = seq
 
     def advance(self, until: float) -> None:
-        """Play every arrival and start before ``until``."""
+        """Play every arrival and start before ``until`` (hot: state in locals)."""
         pending, waiting, free = self.pending, self.waiting, self.free
-        pop, push = heapq.heappop, heapq.heappush
+        pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
+        service, failure, attempts, backoff = self.service_s, self.failure_p, self.attempts, \
+            self.backoff_s  # fmt: skip
+        draws = self.draws
+        add_wait, add_at, add_type = self.wait_s.append, self.started_at.append, \
+            self.wait_type.append  # fmt: skip
         inf = float("inf")
         while True:
             arrival = pending[0][0] if pending else inf
-            if waiting:
-                f = free[0]
-                if f <= arrival and f < until:
-                    prio, _, at, type_id, n = pop(waiting)
-                    self._start(f, at, prio, type_id, n)
+            f = free[0]
+            if waiting and f <= arrival and f < until:
+                # A worker frees before the next arrival: it takes the most urgent job.
+                prio, _, at, type_id, n = pop(waiting)
+                t = f
+            elif arrival < until:
+                at, seq, prio, type_id, n = pop(pending)
+                if waiting or f > at:
+                    push(waiting, (prio, seq, at, type_id, n))
                     continue
-            if arrival >= until:
+                t = at
+            else:
                 break
-            at, seq, prio, type_id, n = pop(pending)
-            if not waiting and free[0] <= at:
-                self._start(at, at, prio, type_id, n)
-            else:
-                push(waiting, (prio, seq, at, type_id, n))
+            if not draws.exp:
+                draws.refill()
+            end = t + service[type_id] * draws.exp.pop()
+            replace(free, end)
+            add_wait(t - at)
+            add_at(t)
+            add_type(type_id)
+            if draws.uni.pop() < failure[type_id]:
+                if n < attempts:
+                    self.retries += 1
+                    push(pending, (end + backoff * 2 ** (n - 1), self.seq, prio, type_id, n + 1))
+                    self.seq += 1
+                else:
+                    self.failed += 1
         self.now = max(self.now, until)
-
-    def _start(self, t: float, arrived: float, prio: int, type_id: int, attempt: int) -> None:
-        e, u = self.draws.next()
-        end = t + self.service_s[type_id] * e
-        heapq.heapreplace(self.free, end)
-        self.wait_s.append(t - arrived)
-        self.started_at.append(t)
-        self.wait_type.append(type_id)
-        if u < self.failure_p[type_id]:
-            if attempt < self.attempts:
-                self.retries += 1
-                again = end + self.backoff_s * 2 ** (attempt - 1)
-                heapq.heappush(self.pending, (again, self.seq, prio, type_id, attempt + 1))
-                self.seq += 1
-            else:
-                self.failed += 1
 
     @property
     def depth(self) -> int:
