@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -83,3 +85,24 @@ def test_check_in_once_and_only_when_confirmed(engine: Engine) -> None:
     assert board["registrations"] == {"confirmed": 1, "waitlisted": 1, "cancelled": 0}
     assert (board["checked_in"], board["recent_checkins"], board["checkin_rate"]) == (1, 1, 1.0)
     assert queries.dashboard(engine, 10_000, NOW, timedelta(minutes=15)) is None
+
+
+@pytest.mark.mariadb
+def test_concurrent_registrations_never_oversell_on_mariadb(service_db: str) -> None:
+    engine = connect(service_db)
+    create_schema(engine)
+    seed(engine, NOW, SIZE)  # no-op when another test of the module seeded it
+    with engine.begin() as conn:
+        event_id = int(conn.execute(select(func.max(events.c.id))).scalar_one()) + 1
+        conn.execute(insert(events).values(id=event_id, name="race", starts_at=NOW, capacity=3))
+    barrier = threading.Barrier(12)
+
+    def one(attendee_id: int) -> str:
+        barrier.wait()
+        return str(queries.register(engine, event_id, attendee_id, NOW).body["status"])
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(one, range(1, 13)))
+    engine.dispose()
+    assert sorted(statuses).count("confirmed") == 3
+    assert statuses.count("waitlisted") == 9
