@@ -92,7 +92,8 @@ class PlatformUser(HttpUser):
 
     def on_start(self) -> None:
         with self.client.get("/events/active", name="/events/active", catch_response=True) as resp:
-            ids = [e["id"] for e in resp.json()] if resp.ok else []
+            # status_code, not .ok: Locust's .ok re-raises a connection error
+            ids = [e["id"] for e in resp.json()] if resp.status_code == 200 else []
             if not ids:
                 resp.failure("no active events: is the service seeded?")
         self.event_ids = ids or [1]
@@ -109,7 +110,7 @@ class PlatformUser(HttpUser):
             json={"attendee_id": attendee_id},
             name="/events/{event_id}/registrations",
         )
-        return resp.json() if resp.ok else None
+        return resp.json() if resp.status_code in (200, 201) else None
 
 
 class BrowsingAttendee(PlatformUser):
