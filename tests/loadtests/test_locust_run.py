@@ -171,3 +171,28 @@ def test_shape_ramps_registrations_then_spikes_check_ins_and_ends() -> None:
     assert phase_at(60, total, peak) == (peak, CHECKIN)
     assert phase_at(90, total, peak) == (peak // 4, DRAIN)
     assert phase_at(total, total, peak) is None  # bounded: the shape ends the test
+
+
+def test_failures_fail_the_gate_with_the_summary_still_printed() -> None:
+    # Nothing listens on this port: every request fails, and is counted (not a crashed user).
+    result = subprocess.run(
+        [
+            *PERFCORE,
+            "loadtest",
+            "--host",
+            f"http://127.0.0.1:{free_port()}",
+            "--users",
+            "2",
+            "--run-time",
+            "3s",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert summary["requests"] > 0 and summary["failures"] == summary["requests"]
+    assert "failure ratio 1.0000" in result.stderr
