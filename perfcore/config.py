@@ -310,6 +310,12 @@ class DbOptConfig(Section):
     min_query_time_s: float = Field(
         0.0, ge=0, description="ignore fingerprints whose mean time is below this"
     )
+    prune_cost_factor: float = Field(
+        2.0,
+        ge=1,
+        description="drop a verified index when, without it, every statement it serves"
+        " stays within this factor of its planned cost (1 disables pruning)",
+    )
 
 
 # ---------------------------------------------------------------------- root

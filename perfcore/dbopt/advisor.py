@@ -83,6 +83,7 @@ def _advise(session: Session, options: AdviseOptions, config: DbOptConfig) -> Re
         session, flavour, catalog, candidates, analysed,
         min_savings_pct=config.min_savings_pct, top=config.top,
         lock_wait_timeout_s=config.lock_wait_timeout_s,
+        prune_cost_factor=config.prune_cost_factor,
     )  # fmt: skip
     latency_after: dict[str, float | None] = {}
     if options.apply and result.built:
@@ -121,11 +122,10 @@ def _advise(session: Session, options: AdviseOptions, config: DbOptConfig) -> Re
         )
     chosen = {v.candidate.name for v in result.chosen}
     report.rejected = [
-        {"table": v.candidate.table, "columns": list(v.candidate.columns),
-         "reason": v.reason if not v.accepted or v.candidate.name in chosen else f"beyond --top {config.top}"}
+        {"table": v.candidate.table, "columns": list(v.candidate.columns), "reason": v.reason}
         for v in result.verdicts
         if v.candidate.name not in chosen
-    ]  # fmt: skip
+    ]
     report.partitioning = partition.suggest(
         catalog, analysed, _bounds(session, catalog),
         min_rows=config.partition_min_rows, min_share=config.partition_min_share,

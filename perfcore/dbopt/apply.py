@@ -42,6 +42,12 @@ def visible_sql(catalog: Catalog, candidate: Candidate) -> str:
     return f"ALTER TABLE {qualified(catalog, candidate.table)} ALTER INDEX {quote(candidate.name)} VISIBLE"
 
 
+def ignored_sql(catalog: Catalog, candidate: Candidate, ignored: bool) -> str:
+    """MariaDB 10.6+: hide an index from the planner without dropping it (metadata only)."""
+    state = "IGNORED" if ignored else "NOT IGNORED"
+    return f"ALTER TABLE {qualified(catalog, candidate.table)} ALTER INDEX {quote(candidate.name)} {state}"
+
+
 def analyze_sql(catalog: Catalog, tables: Iterable[str]) -> str:
     return "ANALYZE TABLE " + ", ".join(qualified(catalog, t) for t in sorted(set(tables)))
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from perfcore.dbopt.apply import create_index, drop_index
+from perfcore.dbopt.apply import create_index, drop_index, ignored_sql
 from perfcore.dbopt.candidates import Analysed, Candidate
 from perfcore.dbopt.planner import Flavour, Plan, explain
 from perfcore.dbopt.schema import Catalog
@@ -114,8 +114,15 @@ def what_if(
     min_savings_pct: float,
     top: int,
     lock_wait_timeout_s: int,
+    prune_cost_factor: float = 1.0,
 ) -> WhatIf:
-    """Build, plan, judge, and drop everything except the chosen candidates."""
+    """Build, plan, judge, and drop everything except the chosen candidates.
+
+    Then prune: a chosen index whose statements keep their savings (and stay
+    within ``prune_cost_factor`` of their planned cost) when the planner cannot
+    use it is dropped too, so overlapping indexes do not all stay.
+    """
+    rules = PruneRules(min_savings_pct, prune_cost_factor, lock_wait_timeout_s)
     before = plan_all(session, analysed)
     present: list[Candidate] = []  # built by this run and not dropped yet
     failures: dict[str, str] = {}
@@ -134,14 +141,75 @@ def what_if(
                 verdict.accepted, verdict.reason = False, failures[verdict.candidate.name]
         chosen = choose(verdicts, top)
         keep = {v.candidate.name for v in chosen}
+        for verdict in verdicts:
+            if verdict.accepted and verdict.candidate.name not in keep:
+                verdict.reason = f"beyond the top {top}"
         for candidate in list(present):
             if candidate.name not in keep:
                 drop_index(session, catalog, candidate)
                 present.remove(candidate)
         with invisible_visible(session, flavour):
             after = plan_all(session, analysed)
+            for verdict in prune_order(chosen):
+                if _redundant(session, flavour, catalog, verdict, analysed, before, after, rules):
+                    drop_index(session, catalog, verdict.candidate)
+                    present.remove(verdict.candidate)
+                    chosen.remove(verdict)
+                    verdict.reason = "redundant: the other chosen indexes serve its statements"
     except BaseException:
         for candidate in present:
             drop_index(session, catalog, candidate)
         raise
     return WhatIf(before, verdicts, chosen, after, present)
+
+
+@dataclass(frozen=True)
+class PruneRules:
+    min_savings_pct: float
+    cost_factor: float
+    lock_wait_timeout_s: int
+
+
+def prune_order(chosen: Sequence[Verdict]) -> list[Verdict]:
+    """Least valuable first: the index most likely to be covered by the others."""
+    return sorted(chosen, key=lambda v: (v.score, v.candidate.name))
+
+
+def still_good(before: Plan, with_index: Plan, without: Plan, rules: PruneRules) -> bool:
+    """Pure: does a statement keep its saving and stay near its cost without the index?"""
+    cost_before, cost_without = before.cost_measure(without)
+    _, cost_with = before.cost_measure(with_index)
+    saving = 1 - cost_without / cost_before if cost_before > 0 else 0.0
+    return saving * 100 >= rules.min_savings_pct and cost_without <= cost_with * rules.cost_factor
+
+
+def _redundant(
+    session: Session,
+    flavour: Flavour,
+    catalog: Catalog,
+    verdict: Verdict,
+    analysed: Sequence[Analysed],
+    before: dict[str, Plan],
+    after: dict[str, Plan],
+    rules: PruneRules,
+) -> bool:
+    """Plan the statements an index serves while the planner ignores it; restore it if needed."""
+    if rules.cost_factor <= 1.0:
+        return False
+    candidate = verdict.candidate
+    served = [(s, a) for s, a in analysed if candidate.name in after[s.fingerprint].keys]
+    if not served:
+        return True
+    if flavour.name == "mariadb" and flavour.version >= (10, 6):
+        session.run(ignored_sql(catalog, candidate, ignored=True))
+        trial = plan_all(session, served)
+        session.run(ignored_sql(catalog, candidate, ignored=False))
+    else:
+        # MySQL's candidates are already invisible: drop it, plan, and rebuild if it is needed.
+        drop_index(session, catalog, candidate)
+        trial = plan_all(session, served)
+        create_index(session, flavour, catalog, candidate, rules.lock_wait_timeout_s)
+    good = all(still_good(before[fp], after[fp], plan, rules) for fp, plan in trial.items())
+    if good:
+        after.update(trial)
+    return good

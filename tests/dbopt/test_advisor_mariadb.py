@@ -69,6 +69,18 @@ def test_dry_run_proposes_verified_indexes_and_leaves_none_behind(platform: str)
     json.dumps(report)
 
 
+def test_pruning_keeps_fewer_indexes_for_the_same_statements(platform: str) -> None:
+    unpruned = advise(AdviseOptions(platform), DbOptConfig(prune_cost_factor=1)).to_json()
+    pruned = advise(AdviseOptions(platform), DbOptConfig()).to_json()
+    redundant = [r for r in pruned["rejected"] if r["reason"].startswith("redundant")]
+    assert redundant, "overlapping candidates (e.g. two on notifications.attendee_id) collapse"
+    assert len(pruned["suggestions"]) == len(unpruned["suggestions"]) - len(redundant)
+    # Every statement served before pruning is still served, within the cost factor.
+    served = lambda r: {q["fingerprint"] for s in r["suggestions"] for q in s["queries"]}  # noqa: E731
+    assert served(pruned) == served(unpruned)
+    assert pruned["queriesOptimized"] == unpruned["queriesOptimized"]
+
+
 def test_min_savings_100_keeps_nothing(platform: str) -> None:
     report = advise(AdviseOptions(platform), DbOptConfig(min_savings_pct=100)).to_json()
     assert report["suggestions"] == []
@@ -97,7 +109,7 @@ def test_apply_builds_top_indexes_measures_and_is_idempotent(platform: str) -> N
         session = Session(connection)
         report = advise(AdviseOptions(platform, apply=True), config, session).to_json()
     engine.dispose()
-    assert report["indexesCreated"] == len(report["suggestions"]) == 6
+    assert 4 <= report["indexesCreated"] == len(report["suggestions"]) <= 6
     created = index_names(platform) - before
     assert created == {(s["table"], s["name"]) for s in report["suggestions"]}
     measured = [q for s in report["suggestions"] for q in s["queries"]]
@@ -112,6 +124,8 @@ def test_apply_builds_top_indexes_measures_and_is_idempotent(platform: str) -> N
     assert sum(s.startswith("CREATE INDEX") for s in sent) == len(report["suggestions"]) + len(
         report["rejected"]
     )
+    reasons = {r["reason"] for r in report["rejected"]}
+    assert "beyond the top 6" in reasons
 
     again = advise(AdviseOptions(platform, apply=True), config).to_json()
     assert not {s["name"] for s in again["suggestions"]} & {
