@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: install simulate test services lint typecheck bench clean
+.PHONY: install simulate test services lint bench report clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ lint: $(STAMP)
 
 bench: $(STAMP) services
 	scripts/run-tests benchmarks -q -s $(PYTEST_ARGS)
+
+## executed simulation report: reports/simulation_report.html
+report: $(STAMP)
+	$(VENV)/bin/pip install -q -e '.[notebooks]'
+	$(VENV)/bin/jupytext --to ipynb notebooks/simulation_report.py -o reports/simulation_report.ipynb
+	$(VENV)/bin/jupyter nbconvert --execute --to html --output-dir reports/ reports/simulation_report.ipynb
 
 clean:
 	rm -rf $(VENV) .perfcore .pytest_cache .mypy_cache .ruff_cache .benchmarks
