@@ -12,13 +12,16 @@ languages can read the plain form directly.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
 _ZLIB_MAGIC = b"z:"
+_JSON_OBJECT = ord("{")
 _ZLIB_LEVEL = 6
+
+
+_new_entry = tuple.__new__
 
 
 class CacheValueError(TypeError):
@@ -33,9 +36,11 @@ class CorruptEntry(ValueError):
     """Bytes in Redis under a cache key are not a cache envelope."""
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A decoded L2 entry; ``size`` is the stored length, used for L1 accounting."""
+class Entry(NamedTuple):
+    """A decoded L2 entry; ``size`` is the stored length, used for L1 accounting.
+
+    A NamedTuple rather than a frozen dataclass: it is built on every L2 hit.
+    """
 
     value: Any
     expires_at: float
@@ -71,13 +76,16 @@ def encode(
 def decode(data: bytes) -> Entry:
     """Decode bytes written by :func:`encode`; anything else is :class:`CorruptEntry`."""
     raw = data
-    if data[:2] == _ZLIB_MAGIC:
+    if not data or data[0] != _JSON_OBJECT:
+        if data[:2] != _ZLIB_MAGIC:
+            raise CorruptEntry("not a cache entry: unknown format")
         try:
             raw = zlib.decompress(data[2:])
         except zlib.error as exc:
             raise CorruptEntry(f"bad compressed entry: {exc}") from None
     try:
         doc = orjson.loads(raw)
-        return Entry(doc["v"], float(doc["e"]), float(doc["d"]), len(data))
+        # tuple.__new__ skips the NamedTuple's Python-level __new__: this runs on every L2 hit.
+        return _new_entry(Entry, (doc["v"], float(doc["e"]), float(doc["d"]), len(data)))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise CorruptEntry(f"not a cache entry: {exc}") from None

@@ -26,7 +26,7 @@ import orjson
 
 from perfcore.cache.backend import BACKEND_ERRORS, RedisBackend
 from perfcore.cache.breaker import LogThrottle
-from perfcore.cache.keys import compile_glob, validate_pattern
+from perfcore.cache.keys import compile_glob, validate_namespace, validate_pattern
 
 log = logging.getLogger("perfcore.cache")
 
@@ -61,7 +61,8 @@ class Invalidation:
         if isinstance(doc.get("p"), str):
             return doc["o"], Invalidation(pattern=validate_pattern(doc["p"]))
         if isinstance(doc.get("ns"), str) and isinstance(doc.get("k"), str):
-            return doc["o"], Invalidation(namespace=doc["ns"], key=doc["k"])
+            namespace = validate_namespace(doc["ns"])
+            return doc["o"], Invalidation(namespace=namespace, key=doc["k"])
         raise ValueError("invalidation message without key or pattern")
 
 

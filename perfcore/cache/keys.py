@@ -38,7 +38,8 @@ def validate_key(key: str, max_bytes: int) -> str:
         raise InvalidKey(f"key: {key!r} must be a non-empty string")
     if _BAD_KEY_CHARS.search(key):
         raise InvalidKey(f"key: {key!r} contains whitespace or a glob character (*?[]\\)")
-    if len(key.encode("utf-8")) > max_bytes:
+    # UTF-8 needs at most 4 bytes a character: only long keys need encoding.
+    if len(key) * 4 > max_bytes and len(key.encode("utf-8")) > max_bytes:
         raise InvalidKey(f"key: longer than {max_bytes} bytes")
     return key
 

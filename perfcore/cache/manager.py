@@ -43,7 +43,13 @@ from perfcore.cache.keys import (
 )
 from perfcore.cache.lock import FetchLock
 from perfcore.cache.memory import L1Entry, MemoryCache
-from perfcore.cache.policy import l1_expiry, ttl_for, uses_memory, xfetch_should_refresh
+from perfcore.cache.policy import (
+    l1_expiry,
+    ttl_for,
+    uses_memory,
+    xfetch_possible,
+    xfetch_should_refresh,
+)
 from perfcore.cache.singleflight import SingleFlight
 from perfcore.cache.stats import NamespaceStats, tiers
 from perfcore.cache.warm import Loader, WarmSummary, run_loaders
@@ -159,9 +165,8 @@ class CacheManager:
         ttl: float | None,
         use_memory: bool | None,
     ) -> T:
-        validate_namespace(namespace)
+        stats = self._ns(namespace)  # validates the namespace on first sight
         validate_key(key, self.config.max_key_bytes)
-        stats = self._ns(namespace)
         memory = uses_memory(namespace, self.config) if use_memory is None else use_memory
         if memory:
             stats.l1_misses += 1
@@ -170,12 +175,16 @@ class CacheManager:
         entry = await self._l2_get(full, stats, count=True)
         if entry is not None:
             now = self._clock()
-            u = 1.0 - self._rng()
             beta = self.config.xfetch_beta
-            if not xfetch_should_refresh(now, entry.expires_at, entry.fetch_seconds, beta, u):
+            if not (
+                xfetch_possible(entry.expires_at - now, entry.fetch_seconds, beta)
+                and xfetch_should_refresh(
+                    now, entry.expires_at, entry.fetch_seconds, beta, 1.0 - self._rng()
+                )
+            ):
                 if memory:
                     self._l1_put(namespace, key, entry.value, entry.expires_at, entry.size, seq)
-                return cast(T, entry.value)
+                return entry.value  # type: ignore[no-any-return]  # JSON: Any
             stats.early_refreshes += 1
             try:
                 return await self._flight.do(
@@ -462,7 +471,7 @@ class CacheManager:
     def _ns(self, namespace: str) -> NamespaceStats:
         stats = self._stats.get(namespace)
         if stats is None:
-            stats = self._stats[namespace] = NamespaceStats()
+            stats = self._stats[validate_namespace(namespace)] = NamespaceStats()
         return stats
 
     def stats(self) -> dict[str, Any]:

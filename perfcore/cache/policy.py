@@ -42,6 +42,23 @@ def xfetch_should_refresh(
     return now + gap >= expires_at
 
 
+# random.random() has 53-bit resolution, so u = 1 - random() >= 2**-53 and
+# -ln(u) <= 53 * ln 2 < 37: no draw can refresh a value further from expiry
+# than 37 * fetch_seconds * beta.
+XFETCH_HORIZON = 37.0
+
+
+def xfetch_possible(remaining: float, fetch_seconds: float, beta: float) -> bool:
+    """Whether any draw of ``u`` could trigger a refresh ``remaining`` seconds before expiry.
+
+    Lets a caller skip the random draw (and the logarithm) for fresh values.
+
+    >>> xfetch_possible(100.0, 1.0, 1.0), xfetch_possible(30.0, 1.0, 1.0)
+    (False, True)
+    """
+    return remaining <= fetch_seconds * beta * XFETCH_HORIZON
+
+
 def l1_expiry(now: float, l2_expires_at: float, l1_max_ttl: float) -> float:
     """When an L1 copy expires: after ``l1_max_ttl``, but never after its L2 entry.
 

@@ -8,7 +8,13 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perfcore.cache.policy import l1_expiry, ttl_for, uses_memory, xfetch_should_refresh
+from perfcore.cache.policy import (
+    l1_expiry,
+    ttl_for,
+    uses_memory,
+    xfetch_possible,
+    xfetch_should_refresh,
+)
 from perfcore.config import CacheConfig, NamespaceConfig
 
 finite = st.floats(min_value=0, max_value=1e6, allow_nan=False)
@@ -76,3 +82,17 @@ def test_ttl_for_namespace_and_negative_caching() -> None:
     assert ttl_for("other", config, value_is_none=True) is None
     assert not uses_memory("users", config)
     assert uses_memory("other", config)
+
+
+@given(
+    remaining=st.floats(min_value=0, max_value=1e6),
+    delta=st.floats(min_value=0, max_value=1e3),
+    beta=st.floats(min_value=0, max_value=10),
+    draw=st.floats(min_value=0.0, max_value=1.0 - 2**-53),
+)
+def test_xfetch_possible_never_hides_a_refresh(
+    remaining: float, delta: float, beta: float, draw: float
+) -> None:
+    # u = 1 - random.random() as the manager draws it
+    if xfetch_should_refresh(0.0, remaining, delta, beta, 1.0 - draw):
+        assert xfetch_possible(remaining, delta, beta)

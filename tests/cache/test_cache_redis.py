@@ -150,17 +150,24 @@ async def test_xfetch_refreshes_before_expiry_with_configured_beta(
     make_config: ConfigFactory,
 ) -> None:
     clock = Clock()
-    draws = iter([0.5, 1.0 - 1e-9, 0.5])  # u = 1 - draw
+    draws: list[float] = []
+
+    def rng() -> float:
+        draws.append(1.0 - 1e-9)  # u = 1e-9: -ln(u) = 20.7
+        return draws[-1]
+
     source = Source("old", delay=0.02)
     config = make_config(xfetch_beta=1.0, namespaces={"ns": {"ttl_s": 100, "use_memory": False}})
-    async with CacheManager(config, clock=clock, rng=lambda: next(draws)) as cache:
+    async with CacheManager(config, clock=clock, rng=rng) as cache:
         assert await cache.get_with_cache("k", source, namespace="ns") == "old"
         source.value = "new"
-        # Far from expiry with u = 0.5: gap = 0.02 * ln 2, no refresh.
+        # 100 s from expiry no draw can trigger a refresh (the gap is at most 37 * d * beta).
         assert await cache.get_with_cache("k", source, namespace="ns") == "old"
-        # 10 ms before expiry with u ~ 1e-9: gap = 0.02 * 20.7 s > 10 ms, refresh.
+        assert draws == []
+        # 10 ms before expiry: gap = d * beta * 20.7 >= 0.4 s > 10 ms, so this caller refreshes.
         clock.offset = 100 - 0.01
         assert await cache.get_with_cache("k", source, namespace="ns") == "new"
+        assert len(draws) == 1
         clock.offset = 0
         assert await cache.get_with_cache("k", source, namespace="ns") == "new"
         stats = cache.stats()["namespaces"]["ns"]

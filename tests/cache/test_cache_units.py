@@ -332,3 +332,27 @@ async def test_warm_up_is_bounded_and_isolates_failures() -> None:
     assert summary.failed == {"l2": "RuntimeError: l2 down"}
     assert failures == ["l2"] and "l2" not in stored
     assert summary.missing == ["gone"] and not summary.ok
+
+
+async def test_gate_bounds_concurrency_and_lets_everyone_through() -> None:
+    from perfcore.cache.backend import Gate
+
+    gate = Gate(3)
+    inside = peak = done = 0
+
+    async def user() -> None:
+        nonlocal inside, peak, done
+        async with gate:
+            inside += 1
+            peak = max(peak, inside)
+            await asyncio.sleep(0.001)
+            inside -= 1
+        done += 1
+
+    waiter = asyncio.ensure_future(asyncio.gather(*(user() for _ in range(20))))
+    await asyncio.sleep(0)
+    canceller = asyncio.ensure_future(user())  # a queued caller that gives up
+    await asyncio.sleep(0)
+    canceller.cancel()
+    await waiter
+    assert (peak, done, gate.busy) == (3, 20, 0)
