@@ -349,7 +349,7 @@ async def test_gate_bounds_concurrency_and_lets_everyone_through() -> None:
             inside -= 1
         done += 1
 
-    waiter = asyncio.ensure_future(asyncio.gather(*(user() for _ in range(20))))
+    waiter = asyncio.gather(*(user() for _ in range(20)))
     await asyncio.sleep(0)
     canceller = asyncio.ensure_future(user())  # a queued caller that gives up
     await asyncio.sleep(0)
