@@ -91,6 +91,13 @@ def _default_warm_loaders() -> dict[str, WarmLoaderConfig]:
     }
 
 
+@lru_cache(maxsize=16)
+def _default_namespace(ttl_s: float) -> NamespaceConfig:
+    # Memoised: CacheConfig.namespace() sits on the cache's per-request path,
+    # and models are frozen, so sharing one instance is safe.
+    return NamespaceConfig(ttl_s=ttl_s)
+
+
 class CacheConfig(Section):
     """Two-tier cache: L1 in process, L2 on Redis or Redis Cluster."""
 
@@ -119,15 +126,10 @@ class CacheConfig(Section):
     warm_concurrency: int = Field(4, gt=0)
     warm_loaders: dict[str, WarmLoaderConfig] = Field(default_factory=_default_warm_loaders)
 
-    @cached_property
-    def _default_namespace(self) -> NamespaceConfig:
-        # Built once: namespace() sits on the cache's per-request path.
-        return NamespaceConfig(ttl_s=self.default_ttl_s)
-
     def namespace(self, name: str) -> NamespaceConfig:
         """The namespace's settings, or defaults built from ``default_ttl_s``."""
         found = self.namespaces.get(name)
-        return found if found is not None else self._default_namespace
+        return found if found is not None else _default_namespace(self.default_ttl_s)
 
 
 # -------------------------------------------------------------------- queues

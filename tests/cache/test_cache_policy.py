@@ -96,3 +96,10 @@ def test_xfetch_possible_never_hides_a_refresh(
     # u = 1 - random.random() as the manager draws it
     if xfetch_should_refresh(0.0, remaining, delta, beta, 1.0 - draw):
         assert xfetch_possible(remaining, delta, beta)
+
+
+def test_default_namespace_follows_a_copied_config() -> None:
+    config = CacheConfig(default_ttl_s=10)
+    assert ttl_for("x", config, value_is_none=False) == 10
+    copied = config.model_copy(update={"default_ttl_s": 99.0})
+    assert ttl_for("x", copied, value_is_none=False) == 99
