@@ -18,7 +18,7 @@ default), and every error names its field::
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
