@@ -21,7 +21,6 @@ skipped invalidation would serve stale data.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import time
@@ -30,8 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 from perfcore.cache.backend import BACKEND_ERRORS, RedisBackend
-from perfcore.cache.breaker import CircuitBreaker, LogThrottle
-from perfcore.cache.codec import CorruptEntry, Entry, decode, encode
+from perfcore.cache.codec import Entry, encode
 from perfcore.cache.invalidation import Invalidation, InvalidationBus, InvalidationLog
 from perfcore.cache.keys import (
     compile_glob,
@@ -41,7 +39,6 @@ from perfcore.cache.keys import (
     validate_namespace,
     validate_pattern,
 )
-from perfcore.cache.lock import FetchLock
 from perfcore.cache.memory import L1Entry, MemoryCache
 from perfcore.cache.policy import (
     l1_expiry,
@@ -52,6 +49,7 @@ from perfcore.cache.policy import (
 )
 from perfcore.cache.singleflight import SingleFlight
 from perfcore.cache.stats import NamespaceStats, tiers
+from perfcore.cache.tier2 import GuardedL2
 from perfcore.cache.warm import Loader, WarmSummary, run_loaders
 from perfcore.config import CacheConfig
 from perfcore.errors import ServiceUnavailable
@@ -89,11 +87,7 @@ class CacheManager:
         self._rng = rng
         self._l1 = MemoryCache(config.l1.max_entries, config.l1.max_bytes)
         self._flight = SingleFlight()
-        self._lock = FetchLock(self._backend, config.lock) if config.lock.enabled else None
-        self._breaker = CircuitBreaker(
-            config.breaker.failure_threshold, config.breaker.reset_after_s
-        )
-        self._throttle = LogThrottle(config.breaker.log_interval_s)
+        self._l2 = GuardedL2(self._backend, config)
         self._invalidations = InvalidationLog()
         self._stats: dict[str, NamespaceStats] = {}
         self._loaders: dict[str, Loader] = {}
@@ -172,7 +166,7 @@ class CacheManager:
             stats.l1_misses += 1
         seq = self._invalidations.seq
         full = redis_key(self.config.key_prefix, namespace, key)
-        entry = await self._l2_get(full, stats, count=True)
+        entry = await self._l2.get(full, stats, count=True)
         if entry is not None:
             now = self._clock()
             beta = self.config.xfetch_beta
@@ -192,7 +186,7 @@ class CacheManager:
                     lambda: self._fill(key, namespace, full, fetch, ttl, memory, seq, entry),
                 )
             except Exception as exc:  # the value is still valid: serve it
-                if self._throttle.ready():
+                if self._l2.throttle.ready():
                     log.warning("cache early refresh of %s failed: %r", full, exc)
                 return cast(T, entry.value)
         return await self._flight.do(
@@ -215,7 +209,7 @@ class CacheManager:
         stats = self._ns(namespace)
 
         async def probe() -> Entry | None:
-            return await self._l2_get(full, stats, count=False)
+            return await self._l2.get(full, stats, count=False)
 
         def hit(found: Entry) -> T:
             if memory:
@@ -228,12 +222,11 @@ class CacheManager:
             if found is not None:
                 return hit(found)
         lock_name = lock_key(self.config.key_prefix, namespace, key)
-        token, contended = await self._lock_acquire(lock_name, stats)
+        token, contended = await self._l2.lock_acquire(lock_name, stats)
         if contended:
             if current is not None:
                 return cast(T, current.value)  # another process is refreshing it
-            stats.lock_waits += 1
-            token, found = await self._lock_wait(lock_name, probe, stats)
+            token, found = await self._l2.lock_wait(lock_name, probe, stats)
             if found is not None:
                 return hit(found)
         if token is not None and current is None:
@@ -241,7 +234,7 @@ class CacheManager:
             # have stored the value and released between our read and our SET NX.
             found = await probe()
             if found is not None:
-                await self._lock_release(lock_name, token)
+                await self._l2.lock_release(lock_name, token)
                 return hit(found)
         try:
             started = time.perf_counter()
@@ -255,7 +248,7 @@ class CacheManager:
             await self._store(namespace, key, full, value, seconds, ttl, memory, seq)
         finally:
             if token is not None:
-                await self._lock_release(lock_name, token)
+                await self._l2.lock_release(lock_name, token)
         return value
 
     # ------------------------------------------------------------ write path
@@ -290,13 +283,7 @@ class CacheManager:
             max_bytes=self.config.max_value_bytes,
             oversize=self.config.oversize,
         )
-        if self._breaker.allow():
-            try:
-                await self._backend.set(full, data, int(ttl_s * 1000))
-            except BACKEND_ERRORS as exc:
-                self._l2_failed(exc, stats)
-            else:
-                self._breaker.record_success()
+        await self._l2.set(full, data, int(ttl_s * 1000), stats)
         if memory:
             self._l1_put(namespace, key, value, expires_at, len(data), seq)
         return True
@@ -310,79 +297,6 @@ class CacheManager:
         expires_at = l1_expiry(now, l2_expires_at, self.config.l1.max_ttl_s)
         if expires_at > now:
             self._l1.set((namespace, key), L1Entry(value, expires_at, size, self._ns(namespace)))
-
-    # ------------------------------------------------------------ L2 + breaker
-
-    async def _l2_get(self, full: str, stats: NamespaceStats, *, count: bool) -> Entry | None:
-        if not self._breaker.allow():
-            return None
-        try:
-            data = await self._backend.get(full)
-        except BACKEND_ERRORS as exc:
-            self._l2_failed(exc, stats)
-            return None
-        self._breaker.record_success()
-        if data is None:
-            if count:
-                stats.l2_misses += 1
-            return None
-        try:
-            entry = decode(data)
-        except CorruptEntry as exc:
-            stats.l2_errors += 1
-            if self._throttle.ready():
-                log.warning("cache: ignoring %s: %s", full, exc)
-            return None
-        if count:
-            stats.l2_hits += 1
-        return entry
-
-    def _l2_failed(self, exc: BaseException, stats: NamespaceStats) -> None:
-        stats.l2_errors += 1
-        self._breaker.record_failure()
-        if self._throttle.ready():
-            log.warning(
-                "cache: Redis unavailable (%s: %s); serving from memory and fetch "
-                "(breaker %s, %d similar messages suppressed)",
-                type(exc).__name__,
-                exc,
-                self._breaker.state,
-                self._throttle.suppressed,
-            )
-
-    async def _lock_acquire(self, name: str, stats: NamespaceStats) -> tuple[str | None, bool]:
-        """``(token, contended)``: contended means another process holds the lock.
-
-        With the lock disabled or Redis unavailable: ``(None, False)``, fetch unlocked.
-        """
-        if self._lock is None or not self._breaker.allow():
-            return None, False
-        try:
-            token = await self._lock.acquire(name)
-        except BACKEND_ERRORS as exc:
-            self._l2_failed(exc, stats)
-            return None, False
-        self._breaker.record_success()
-        return token, token is None
-
-    async def _lock_wait(
-        self, name: str, probe: Callable[[], Awaitable[Entry | None]], stats: NamespaceStats
-    ) -> tuple[str | None, Entry | None]:
-        assert self._lock is not None
-        try:
-            token, found = await self._lock.wait(name, probe)
-        except BACKEND_ERRORS as exc:
-            self._l2_failed(exc, stats)
-            return None, None
-        if token is None and found is None:
-            stats.lock_timeouts += 1
-        return token, found
-
-    async def _lock_release(self, name: str, token: str) -> None:
-        assert self._lock is not None
-        # On failure the lock simply expires after ttl_ms.
-        with contextlib.suppress(*BACKEND_ERRORS):
-            await self._lock.release(name, token)
 
     # ------------------------------------------------------------ invalidation
 
@@ -485,7 +399,7 @@ class CacheManager:
                 "max_bytes": self._l1.max_bytes,
                 "evictions": self._l1.evictions,
             },
-            "breaker": {"state": self._breaker.state, "opened": self._breaker.opened_count},
+            "breaker": {"state": self._l2.breaker.state, "opened": self._l2.breaker.opened_count},
             "invalidation": {
                 "subscribed": self._bus.subscribed if self._bus else False,
                 "received": self._bus.received if self._bus else 0,
