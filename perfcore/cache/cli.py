@@ -154,9 +154,10 @@ def invalidate(
     as_json: bool,
     out: Path | None,
 ) -> None:
-    """Delete keys matching PATTERN (a Redis glob over namespace:key, e.g. 'events:*')
+    """Delete cache keys matching PATTERN and drop them from running instances' memory.
 
-    on every primary, and tell running cache instances to drop them from memory.
+    PATTERN is a Redis glob over namespace:key (e.g. 'events:*'); keys are
+    SCANned and UNLINKed on every primary, never with KEYS.
     """
     validate_pattern(pattern)
     config = _cache_config(config_file, redis_url, prefix)
