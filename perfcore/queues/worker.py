@@ -25,7 +25,8 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,28 @@ def load_handlers(specs: list[str]) -> dict[str, Handler]:
             raise ConfigError(f"queues.handlers: {spec!r} is not a mapping of job type -> handler")
         handlers.update(extra)
     return handlers
+
+
+def worker_command(
+    queues: Sequence[str],
+    *,
+    redis_url: str | None = None,
+    concurrency: int | None = None,
+    config_path: Path | None = None,
+    overrides: Sequence[str] = (),
+) -> list[str]:
+    """The argv of one ``perfcore worker`` process, e.g. for a process-based autoscaler."""
+    argv = [sys.executable, "-c", "from perfcore.cli import main; main()", "worker"]
+    argv += ["--queues", ",".join(queues)]
+    if redis_url:
+        argv += ["--redis", redis_url]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    if config_path:
+        argv += ["--config", str(config_path)]
+    for override in overrides:
+        argv += ["--set", override]
+    return argv
 
 
 def select_queues(config: QueuesConfig, names: list[str]) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import subprocess
 
 import pytest
 from hypothesis import given
@@ -13,7 +14,7 @@ from perfcore.queues.connection import check_prefix, parse_redis_url
 from perfcore.queues.manager import job_options
 from perfcore.queues.routing import JOB_TYPES, Route, route_job
 from perfcore.queues.status import QueueStatus, client_names, count_workers, format_table
-from perfcore.queues.worker import load_handlers, select_queues
+from perfcore.queues.worker import load_handlers, select_queues, worker_command
 
 CONFIG = QueuesConfig()
 
@@ -113,3 +114,15 @@ def test_load_handlers() -> None:
         load_handlers(["no_such_module_xyz:H"])
     with pytest.raises(ConfigError, match=r"^queues.handlers: .* is not a mapping"):
         load_handlers(["queue_test_handlers:slow_job"])
+
+
+def test_worker_command_runs_the_cli() -> None:
+    argv = worker_command(
+        ["critical", "high"], redis_url="redis://h:1/0", concurrency=3, overrides=["a.b=1"]
+    )
+    assert " ".join(argv[3:]) == (
+        "worker --queues critical,high --redis redis://h:1/0 --concurrency 3 --set a.b=1"
+    )
+    help_argv = [*worker_command(["x"])[:4], "--help"]
+    result = subprocess.run(help_argv, capture_output=True, text=True, timeout=60, check=True)
+    assert "--queues" in result.stdout
