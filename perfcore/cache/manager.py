@@ -46,6 +46,7 @@ from perfcore.cache.policy import (
     uses_memory,
     xfetch_possible,
     xfetch_should_refresh,
+    xfetch_window_start,
 )
 from perfcore.cache.singleflight import SingleFlight
 from perfcore.cache.stats import NamespaceStats, tiers
@@ -177,7 +178,7 @@ class CacheManager:
                 )
             ):
                 if memory:
-                    self._l1_put(namespace, key, entry.value, entry.expires_at, entry.size, seq)
+                    self._l1_put(namespace, key, entry, seq)
                 return entry.value  # type: ignore[no-any-return]  # JSON: Any
             stats.early_refreshes += 1
             try:
@@ -213,7 +214,7 @@ class CacheManager:
 
         def hit(found: Entry) -> T:
             if memory:
-                self._l1_put(namespace, key, found.value, found.expires_at, found.size, seq)
+                self._l1_put(namespace, key, found, seq)
             return cast(T, found.value)
 
         if current is None:
@@ -285,18 +286,22 @@ class CacheManager:
         )
         await self._l2.set(full, data, int(ttl_s * 1000), stats)
         if memory:
-            self._l1_put(namespace, key, value, expires_at, len(data), seq)
+            self._l1_put(namespace, key, Entry(value, expires_at, fetch_seconds, len(data)), seq)
         return True
 
-    def _l1_put(
-        self, namespace: str, key: str, value: Any, l2_expires_at: float, size: int, seq: int
-    ) -> None:
+    def _l1_put(self, namespace: str, key: str, entry: Entry, seq: int) -> None:
         if self._invalidations.touched_since(seq, namespace, key):
             return
         now = self._clock()
-        expires_at = l1_expiry(now, l2_expires_at, self.config.l1.max_ttl_s)
+        # End the L1 copy where XFetch's window opens, so reads reach L2 (and
+        # its early-refresh draw) before the value expires; never after L2.
+        l2_until = xfetch_window_start(
+            entry.expires_at, entry.fetch_seconds, self.config.xfetch_beta
+        )
+        expires_at = l1_expiry(now, l2_until, self.config.l1.max_ttl_s)
         if expires_at > now:
-            self._l1.set((namespace, key), L1Entry(value, expires_at, size, self._ns(namespace)))
+            stats = self._ns(namespace)
+            self._l1.set((namespace, key), L1Entry(entry.value, expires_at, entry.size, stats))
 
     # ------------------------------------------------------------ invalidation
 

@@ -59,6 +59,19 @@ def xfetch_possible(remaining: float, fetch_seconds: float, beta: float) -> bool
     return remaining <= fetch_seconds * beta * XFETCH_HORIZON
 
 
+def xfetch_window_start(expires_at: float, fetch_seconds: float, beta: float) -> float:
+    """When XFetch may start refreshing a value: ``37 * fetch_seconds * beta`` before expiry.
+
+    L1 copies should end by then; otherwise a hot key read only from L1 would
+    never reach the L2 read where the early-refresh draw happens, and would
+    expire for everyone at once.
+
+    >>> xfetch_window_start(100.0, 0.5, 2.0)
+    63.0
+    """
+    return expires_at - fetch_seconds * beta * XFETCH_HORIZON
+
+
 def l1_expiry(now: float, l2_expires_at: float, l1_max_ttl: float) -> float:
     """When an L1 copy expires: after ``l1_max_ttl``, but never after its L2 entry.
 

@@ -175,6 +175,21 @@ async def test_xfetch_refreshes_before_expiry_with_configured_beta(
     assert stats["early_refreshes"] == 1
 
 
+async def test_l1_copy_ends_where_the_xfetch_window_opens(make_config: ConfigFactory) -> None:
+    clock = Clock()
+    source = Source("v", delay=0.05)  # window >= 37 * 0.05 s = 1.85 s before expiry
+    config = make_config(xfetch_beta=1.0, namespaces={"ns": {"ttl_s": 100}}, l1={"max_ttl_s": 1000})
+    async with CacheManager(config, clock=clock, rng=lambda: 0.0) as cache:  # u = 1: no refresh
+        await cache.get_with_cache("k", source, namespace="ns")
+        clock.offset = 50
+        await cache.get_with_cache("k", source, namespace="ns")  # L1 hit
+        clock.offset = 99
+        await cache.get_with_cache("k", source, namespace="ns")  # L1 copy over: read L2
+        await cache.get_with_cache("k", source, namespace="ns")  # not re-stored in L1
+        stats = cache.stats()["namespaces"]["ns"]
+    assert (stats["l1_hits"], stats["l2_hits"], source.calls) == (1, 2, 1)
+
+
 async def test_xfetch_beta_zero_never_refreshes_early(make_config: ConfigFactory) -> None:
     clock = Clock()
     source = Source("old", delay=0.02)
