@@ -29,9 +29,6 @@ async def test_job_added_from_python_is_processed_by_a_node_worker(
     qconfig: QueuesConfig, node_dir: Path
 ) -> None:
     async with QueueManager(qconfig) as manager:
-        urgent = await manager.add(
-            "emergency_alert", {"recipient": "ops@x", "subject": "exit B closed"}
-        )
         node = subprocess.Popen(
             [str(shutil.which("node")), "worker.mjs"],
             cwd=node_dir,
@@ -41,18 +38,28 @@ async def test_job_added_from_python_is_processed_by_a_node_worker(
             text=True,
         )
         try:
+            assert node.stdout is not None
+            assert await asyncio.to_thread(node.stdout.readline) == "ready\n"
+            # the Node worker names its connection <prefix>:<base64(queue)>:w:<name>
+            for _ in range(50):  # it may name the connection just after "ready"
+                workers = {s.name: s.workers for s in await manager.status()}
+                if workers["critical"]:
+                    break
+                await asyncio.sleep(0.1)
+            urgent = await manager.add(
+                "emergency_alert", {"recipient": "ops@x", "subject": "exit B closed"}
+            )
             out, err = await asyncio.to_thread(node.communicate, timeout=60)
         finally:
             if node.poll() is None:
                 node.kill()
         assert node.returncode == 0, err
-        lines = out.splitlines()
-        assert lines[0] == "ready"
-        reported = json.loads(lines[1])
+        reported = json.loads(out.splitlines()[0])
         critical = manager.queues["critical"]
         assert await critical.getJobState(urgent.id) == "completed"
         stored = await critical.getJob(urgent.id)
     assert reported["id"] == urgent.id
+    assert workers == {"critical": 1, "high": 0, "normal": 0, "low": 0}
     expected = {
         "processedBy": "node",
         "pid": node.pid,
