@@ -64,8 +64,11 @@ def observe(
     database = session.scalar("SELECT DATABASE()")
     if not database:
         raise BadInput("dsn: name a database, e.g. mysql+pymysql://user@host:3306/platform")
-    stats = [s for s in _collect(session, options, config) if s.db in (None, "", database)]
-    stats = [s for s in stats if s.mean_s >= config.min_query_time_s]
+    stats = [
+        s
+        for s in _collect(session, options, config, str(database))
+        if s.mean_s >= config.min_query_time_s
+    ]
     catalog = read_catalog(session, str(database))
     summaries: list[QuerySummary] = []
     return catalog, _analyse(stats, catalog, summaries), summaries
@@ -134,7 +137,14 @@ def _advise(session: Session, options: AdviseOptions, config: DbOptConfig) -> Re
     return report
 
 
-def _collect(session: Session, options: AdviseOptions, config: DbOptConfig) -> list[QueryStats]:
+def _collect(
+    session: Session, options: AdviseOptions, config: DbOptConfig, database: str
+) -> list[QueryStats]:
+    """Samples of ``database`` (or of no known database), aggregated per fingerprint.
+
+    Filtering happens before aggregation: the same statement text run against
+    another database on the same server is another workload, not this one.
+    """
     samples: list[collect.Sample] = []
     if options.use_slow_log:
         samples += collect.from_slow_log(session, config.since_hours, config.max_log_rows)
@@ -145,7 +155,7 @@ def _collect(session: Session, options: AdviseOptions, config: DbOptConfig) -> l
         seen = {fingerprint(s.sql) for s in samples}
         digests = collect.from_digest(session, config.since_hours, config.max_log_rows)
         samples += [d for d in digests if fingerprint(d.sql) not in seen]
-    return aggregate(samples)
+    return aggregate(s for s in samples if s.db in (None, "", database))
 
 
 def _analyse(

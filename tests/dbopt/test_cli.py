@@ -70,7 +70,7 @@ def test_seed_workload_advise_json(
     )
     assert code == 0, err
     report = json.loads(out)  # exactly one JSON object on stdout
-    assert report["slowQueriesFound"] == 11 and report["indexesCreated"] == 0
+    assert report["slowQueriesFound"] == 11 and report["indexesCreated"] == 0, report["queries"]
     assert report["suggestions"] and all(s["applied"] is False for s in report["suggestions"])
     assert json.loads((tmp_path / "dbopt-report.json").read_text()) == report
     markdown = (tmp_path / "dbopt-report.md").read_text()
