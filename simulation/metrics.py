@@ -142,6 +142,10 @@ class Metrics:
         tot.waited += np.bincount(cls64, weights=(wait > 0), minlength=k).astype(np.int64)
         tot.sojourn_sum += np.bincount(cls64, weights=sojourn, minlength=k)
 
+    def record_idle(self, t0: float, t1: float) -> None:
+        """Account ``[t0, t1)`` without arrivals (requests may still be in the system)."""
+        self._sample_in_system(t0, t1, np.empty(0), np.empty(0))
+
     def _sample_in_system(
         self, t0: float, t1: float, time: NDArray[np.float64], end: NDArray[np.float64]
     ) -> None:

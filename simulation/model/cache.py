@@ -7,8 +7,9 @@ real cache manager calls (the request path in :mod:`simulation.model.requests`
 calls them per request).
 
 Keys of all namespaces live in one flat index space (``offset[namespace] +
-local key``) so the L2 state is three flat lists: expiry time, the time of the
-last invalidation and the last fetch duration (XFetch's *delta*). An
+local key``) so the L2 state is flat lists: expiry time, the time of the
+last invalidation, the last fetch duration (XFetch's *delta*) and the fetch in
+flight (when it lands, and the expiry it brings). An
 invalidation sets the L2 expiry to 0 and records its time; an L1 copy is valid
 only while unexpired *and* stored after the key's last invalidation -- the same
 effect as the invalidation bus dropping the key from every replica's L1,
@@ -55,6 +56,9 @@ class CacheTier:
         self.l2_expires: list[float] = [0.0] * total
         self.invalidated_at: list[float] = [-1.0] * total
         self.fetch_s: list[float] = [0.0] * total
+        # A fetch in flight: when it lands (0: none) and the expiry it brings.
+        self.landing_at: list[float] = [0.0] * total
+        self.next_expires: list[float] = [0.0] * total
         self.l1: list[dict[int, L1Entry]] = [{} for _ in range(replicas)]
         self.l1_max_ttl = config.l1.max_ttl_s
         self.l1_max_entries = config.l1.max_entries
@@ -74,3 +78,19 @@ class CacheTier:
     @property
     def l1_entries(self) -> int:
         return sum(len(d) for d in self.l1)
+
+
+def trim_l1(l1: dict[int, L1Entry], now: float, max_entries: int) -> None:
+    """Bound an L1 dict: drop expired entries, then the oldest stored, down to 3/4 of the bound.
+
+    Trimming in bulk keeps the cost per insert constant (evicting one entry per
+    insert from the front of a dict is slow in CPython); the L1 holds between
+    3/4 and all of ``max_entries`` entries, oldest evicted first.
+    """
+    live = [(k, v) for k, v in l1.items() if v[0] > now]
+    keep = max_entries * 3 // 4
+    if len(live) > keep:
+        live.sort(key=lambda item: item[1][1])
+        live = live[len(live) - keep :]
+    l1.clear()
+    l1.update(live)

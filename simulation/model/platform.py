@@ -13,6 +13,8 @@ scaling step.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import simpy
@@ -25,12 +27,24 @@ from simulation.model.cluster import Cluster
 from simulation.model.jobs import JobTier
 from simulation.model.lifecycle import event_life, timed_jobs
 from simulation.model.pool import ServerPool
-from simulation.model.requests import MISS, UNCACHED, RequestPath
+from simulation.model.requests import MISS, UNCACHED, RequestPath, Served
 from simulation.scenario import REQUEST_CLASSES, Scenario
 from simulation.workload import Arrivals, EventLayout, Workload, key_space_sizes
 
-CHUNK_S = 3600.0  # arrivals are generated an hour at a time
+CHUNK_S = 900.0  # arrivals are generated a quarter of an hour at a time
 Progress = Callable[[float], None]  # called with simulated seconds done
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    arrivals: Arrivals
+    cpu: NDArray[np.float64]
+    dbs: NDArray[np.float64]
+    columns: list[list[Any]]  # the loop's inputs as Python lists (converted once)
+
+    @property
+    def size(self) -> int:
+        return len(self.arrivals)
 
 
 class Platform:
@@ -76,6 +90,8 @@ class Platform:
         )
         self._window = [0.0, 0.0, 0]
         self.requests = 0
+        self._pending: list[tuple[_Chunk, int, int, list[float], list[float], list[int]]] = []
+        self._recorded_until = self._served_until = 0.0
         env.process(self._traffic())
         env.process(self._minute_clock())
         env.process(self.autoscaler.run())
@@ -92,7 +108,7 @@ class Platform:
 
     def _traffic(self) -> Generator[simpy.Event, None, None]:
         env, horizon = self.env, self.scenario.horizon_s
-        chunk = Arrivals.concat([])
+        chunk: _Chunk | None = None
         chunk_end = 0.0
         pos = 0
         t = 0.0
@@ -102,38 +118,67 @@ class Platform:
                 yield env.timeout(0)
                 continue
             while True:
-                if pos >= len(chunk) and chunk_end < target:
-                    # Arrivals are generated lazily, an hour at a time.
-                    chunk = self.workload.chunk(chunk_end, min(chunk_end + CHUNK_S, horizon))
-                    chunk_end = min(chunk_end + CHUNK_S, horizon)
-                    pos = 0
+                if (chunk is None or pos >= chunk.size) and chunk_end < target:
+                    self._flush()
+                    nxt = min(chunk_end + CHUNK_S, horizon)
+                    chunk = self._load(chunk_end, nxt)
+                    chunk_end, pos = nxt, 0
+                assert chunk is not None
                 stop = min(target, chunk_end)
-                end = pos + int(np.searchsorted(chunk.time[pos:], stop))
-                self._serve(t, stop, chunk, pos, end)
+                end = pos + int(np.searchsorted(chunk.arrivals.time[pos:], stop))
+                self._serve(chunk, pos, end, stop)
                 pos, t = end, stop
                 if t >= target:
                     break
+            if t % 60.0 == 0.0 or t >= horizon:
+                self._flush()
             self.jobs.advance(t)
             if self.progress is not None:
                 self.progress(t)
             yield env.timeout(t - env.now)
 
-    def _serve(self, t0: float, t1: float, chunk: Arrivals, lo: int, hi: int) -> None:
-        time, cls = chunk.time[lo:hi], chunk.cls[lo:hi]
+    def _load(self, t0: float, t1: float) -> _Chunk:
+        """The arrivals of [t0, t1) with their service-time draws, as arrays and as lists."""
+        a = self.workload.chunk(t0, t1)
         api = self.scenario.infrastructure.api
-        cpu, dbs, lb, u = self.path.draw(cls, self.rng_service, api.service, api.service_cv)
-        served = self.path.serve(time, cls, chunk.event[lo:hi], chunk.key[lo:hi], cpu, dbs, lb, u)
-        used_db = (served.level == MISS) | (served.level == UNCACHED)
-        db_busy = np.where(used_db, dbs, 0.0)
-        self.metrics.record(t0, t1, time, cls, served, cpu, db_busy)
-        n = int(time.shape[0])
+        cpu, dbs, lb, u = self.path.draw(a.cls, self.rng_service, api.service, api.service_cv)
+        return _Chunk(a, cpu, dbs, [col.tolist() for col in (a.time, a.cls, a.event, a.key, cpu,
+                                                             dbs, lb, u)])  # fmt: skip
+
+    def _serve(self, chunk: _Chunk, lo: int, hi: int, stop: float) -> None:
+        starts, ends, levels = self.path.serve(*(col[lo:hi] for col in chunk.columns))
+        n = hi - lo
         self.requests += n
         w = self._window
-        w[0] += float(cpu.sum())
-        w[1] += float((served.end - served.start).sum())
+        w[0] += float(chunk.cpu[lo:hi].sum())
+        w[1] += sum(ends) - sum(starts)
         w[2] += n
         if n:
-            self._enqueue_jobs(cls, served.end)
+            self._enqueue_jobs(chunk.arrivals.cls[lo:hi], np.array(ends))
+        if self._pending and self._pending[-1][0] is not chunk:
+            self._flush()
+        self._pending.append((chunk, lo, hi, starts, ends, levels))
+        self._served_until = stop
+
+    def _flush(self) -> None:
+        """Account the served batches since the last flush (one numpy pass per minute)."""
+        pending, self._pending = self._pending, []
+        t0, t1 = self._recorded_until, self._served_until
+        if pending:
+            chunk, lo, hi = pending[0][0], pending[0][1], pending[-1][2]
+            served = Served(
+                np.array([x for p in pending for x in p[3]]),
+                np.array([x for p in pending for x in p[4]]),
+                np.array([x for p in pending for x in p[5]], dtype=np.int8),
+            )
+            used_db = (served.level == MISS) | (served.level == UNCACHED)
+            db_busy = np.where(used_db, chunk.dbs[lo:hi], 0.0)
+            a = chunk.arrivals
+            self.metrics.record(t0, t1, a.time[lo:hi], a.cls[lo:hi], served, chunk.cpu[lo:hi],
+                                db_busy)  # fmt: skip
+        elif t1 > t0:
+            self.metrics.record_idle(t0, t1)
+        self._recorded_until = t1
 
     def _enqueue_jobs(self, cls: NDArray[np.int8], end: NDArray[np.float64]) -> None:
         """Jobs requests create, at the moment the request completes."""

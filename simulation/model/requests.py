@@ -9,7 +9,10 @@ arrival order:
 2. for a cached read: looks in its replica's L1 (the load balancer picks the
    replica uniformly), then L2; XFetch may decide to refresh early; a miss
    runs the class's query on the database pool and stores the value with the
-   namespace's TTL -- every decision through :mod:`perfcore.cache.policy`;
+   namespace's TTL when the query returns -- every decision through
+   :mod:`perfcore.cache.policy`. A request finding the key expired while a
+   fetch is in flight waits for it (single-flight; a miss without a query);
+   during an early refresh the old value still serves;
 3. for a write: runs its query, then invalidates the namespaces it touches;
 4. frees the slot when done.
 
@@ -27,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from perfcore.cache.policy import l1_expiry, xfetch_should_refresh
-from simulation.model.cache import CacheTier
+from simulation.model.cache import CacheTier, trim_l1
 from simulation.model.pool import ServerPool
 from simulation.scenario import REQUEST_CLASSES, Scenario
 
@@ -109,16 +112,16 @@ class RequestPath:
 
     def serve(
         self,
-        time: NDArray[np.float64],
-        cls: NDArray[np.int8],
-        event: NDArray[np.int64],
-        key: NDArray[np.int64],
-        cpu: NDArray[np.float64],
-        dbs: NDArray[np.float64],
-        lb: NDArray[np.float64],
-        u: NDArray[np.float64],
-    ) -> Served:
-        """Serve one batch.
+        time: list[float],
+        cls: list[int],
+        event: list[int],
+        key: list[int],
+        cpu: list[float],
+        dbs: list[float],
+        lb: list[float],
+        u: list[float],
+    ) -> tuple[list[float], list[float], list[int]]:
+        """Serve one batch; returns start, end and cache outcome per request.
 
         ``cpu``/``dbs`` are drawn service times, ``lb`` uniforms in [0, 1) that
         pick the replica, ``u`` uniforms in (0, 1] for XFetch.
@@ -126,20 +129,18 @@ class RequestPath:
         tab, cache = self.table, self.cache
         api, db = self.api.heap, self.db.heap
         l2, inv_at, fetch, l1s = cache.l2_expires, cache.invalidated_at, cache.fetch_s, cache.l1
+        land, nxt = cache.landing_at, cache.next_expires
         offset, use_l1, ttl, invalidates = tab.offset, tab.use_l1, tab.ttl_s, tab.invalidates
         n_rep = len(l1s)
         l1_s, rtt, beta, l1_max, l1_cap = self.l1_s, self.rtt_s, self.beta, cache.l1_max_ttl, \
             cache.l1_max_entries  # fmt: skip
         replace = heapq.heapreplace
-        refresh, l1_exp = xfetch_should_refresh, l1_expiry
+        refresh, l1_exp, trim = xfetch_should_refresh, l1_expiry, trim_l1
         starts: list[float] = []
         ends: list[float] = []
         levels: list[int] = []
         add_start, add_end, add_level = starts.append, ends.append, levels.append
-        for t, c, ev, k, cp, ds, r, uu in zip(
-            time.tolist(), cls.tolist(), event.tolist(), key.tolist(), cpu.tolist(),
-            dbs.tolist(), lb.tolist(), u.tolist(), strict=True,
-        ):  # fmt: skip
+        for t, c, ev, k, cp, ds, r, uu in zip(time, cls, event, key, cpu, dbs, lb, u, strict=True):
             free = api[0]
             start = free if free > t else t
             off = offset[c]
@@ -155,15 +156,24 @@ class RequestPath:
                         end = start + cp + l1_s
                 if level:
                     now = start + l1_s
+                    la = land[gk]
+                    if la and la <= now:  # a fetch landed since: its value is current
+                        l2[gk] = nxt[gk]
+                        land[gk] = la = 0.0
                     exp = l2[gk]
-                    if exp > now and not refresh(now, exp, fetch[gk], beta, uu):
+                    if exp > now and (la or not refresh(now, exp, fetch[gk], beta, uu)):
+                        # A hit (while an early refresh is in flight, too: the old value serves).
                         level = L2_HIT
                         end = now + rtt + cp
                         if d is not None:
                             d[gk] = (l1_exp(now, exp, l1_max), now)
                             if len(d) > l1_cap:
-                                del d[next(iter(d))]
+                                trim(d, now, l1_cap)
+                    elif la:
+                        # Expired, and another request's fetch is in flight: wait for it.
+                        end = la + rtt + cp
                     else:
+                        # A miss, or XFetch chose this request to refresh early.
                         q = now + rtt + cp
                         if ds > 0.0:
                             g = db[0]
@@ -172,12 +182,13 @@ class RequestPath:
                         else:
                             done = q
                         fetch[gk] = done - q
+                        land[gk] = done
                         exp = done + ttl[c]
-                        l2[gk] = exp
+                        nxt[gk] = exp
                         if d is not None:
                             d[gk] = (l1_exp(done, exp, l1_max), done)
                             if len(d) > l1_cap:
-                                del d[next(iter(d))]
+                                trim(d, now, l1_cap)
                         end = done + rtt
             else:
                 level = UNCACHED
@@ -191,13 +202,14 @@ class RequestPath:
                 for inv_off, by_event in invalidates[c]:
                     gk = inv_off + (ev if by_event else k)
                     l2[gk] = 0.0
+                    land[gk] = 0.0  # the write wins over a fetch in flight
                     inv_at[gk] = end
                     end += rtt
             replace(api, end)
             add_start(start)
             add_end(end)
             add_level(level)
-        return Served(np.array(starts), np.array(ends), np.array(levels, dtype=np.int8))
+        return starts, ends, levels
 
     def draw(
         self, cls: NDArray[np.int8], rng: np.random.Generator, service: str, cv: float

@@ -1,0 +1,89 @@
+"""Simulation speed: the batched model vs the naive one-process-per-request model, side by side.
+
+* throughput: simulated requests per wall second of :mod:`simulation.model`
+  vs :mod:`simulation.naive` on the same workload (the default day's first
+  four hours, fixed replicas), target ratio >= 5; both must also agree on what
+  they predict;
+* the full default scenario (>= 5 million requests) through ``perfcore
+  simulate`` in a subprocess: wall time (target <= 60 s on 2 cores) and peak
+  RSS (target <= 2 GiB), measured with ``os.wait4`` for that process alone.
+
+Run: ``.venv/bin/pytest benchmarks/test_simulation_bench.py -s`` (ratios print at the end).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from simulation.naive import NaiveModel
+from simulation.run import simulate
+from simulation.scenario import load_scenario
+
+# The default day's first four simulated hours (about a ninth of its requests, at its
+# density), with a fixed replica count: the naive model cannot autoscale.
+SMALL = ["horizon_s=14400", "scaling.min_replicas=4", "scaling.max_replicas=4"]
+
+
+def test_batched_vs_naive_throughput(benchmark: Any, report_ratio: Callable[..., None]) -> None:
+    scenario = load_scenario(None, SMALL)
+    naive = NaiveModel(scenario).run()
+    fast_runs: list[Any] = []
+
+    def run_fast() -> None:
+        fast_runs.append(simulate(scenario))
+
+    benchmark.pedantic(run_fast, rounds=2, iterations=1)
+    fast = fast_runs[-1]
+    summary = fast.summary()
+    fast_wall = sum(r.wall_seconds for r in fast_runs) / len(fast_runs)
+    fast_rate = summary["requests"] / fast_wall
+    ratio = fast_rate / naive.requests_per_wall_second
+    print(
+        f"\nsame workload: {summary['requests']:,} requests; naive {naive.wall_seconds:.2f} s "
+        f"({naive.requests_per_wall_second:,.0f} req/s), batched {fast_wall:.2f} s "
+        f"({fast_rate:,.0f} req/s), ratio {ratio:.1f}x"
+    )
+    report_ratio(
+        "simulation batched/naive requests per wall second",
+        ratio,
+        5.0,
+        better="higher",
+        detail=f"{fast_rate:,.0f} vs {naive.requests_per_wall_second:,.0f} req/s",
+    )
+    # Same arrivals, same draws: the two models must predict the same thing.
+    assert naive.requests == summary["requests"]
+    mean_latency_s = summary["api"]["mean_latency_ms"] / 1000.0
+    assert mean_latency_s == pytest.approx(naive.mean_latency_s, rel=0.03)
+    assert summary["cache"]["hit_ratio"] == pytest.approx(naive.hit_ratio, abs=0.01)
+
+
+def test_default_scenario_wall_time_and_memory(report_ratio: Callable[..., None]) -> None:
+    argv = [sys.executable, "-m", "perfcore", "simulate", "--json", "--quiet"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout = proc.stdout.read()
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, stderr.decode()
+    summary = json.loads(stdout)
+    rss_gib = usage.ru_maxrss / (1024 * 1024)  # ru_maxrss is in KiB on Linux
+    print(
+        f"\ndefault scenario: {summary['requests']:,} requests in {wall:.1f} s wall "
+        f"({summary['wall_seconds']:.1f} s simulating), "
+        f"{summary['requests_per_wall_second']:,.0f} req/s, peak RSS {rss_gib * 1024:.0f} MiB"
+    )
+    assert summary["requests"] >= 5_000_000
+    report_ratio("simulation default scenario wall seconds", wall, 60.0, better="lower",
+                 detail=f"{summary['requests']:,} requests")  # fmt: skip
+    report_ratio("simulation default scenario peak RSS GiB", rss_gib, 2.0, better="lower")
