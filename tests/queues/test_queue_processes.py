@@ -121,3 +121,22 @@ def test_bad_queue_name_is_bad_input(qconfig: QueuesConfig) -> None:
         result.stderr.strip()
         == "error: --queues: unknown queue 'urgent'; configured: critical, high, normal, low"
     )
+
+
+async def test_add_cli_routes_the_job_and_rejects_bad_data(qconfig: QueuesConfig) -> None:
+    base = perfcore_argv("queues", "add", "dashboard_update", "--redis", qconfig.redis_url)
+    base += config_overrides(qconfig)
+    ok = subprocess.run(
+        [*base, "--data", '{"event_ids": [1]}', "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    added = json.loads(ok.stdout)
+    assert (added["queue"], added["priority"], added["type"]) == ("high", 2, "dashboard_update")
+    async with QueueManager(qconfig) as manager:
+        job = await manager.queues["high"].getJob(added["id"])
+    assert job.name == "dashboard_update" and job.data == {"event_ids": [1]} and job.priority == 2
+    bad = subprocess.run([*base, "--data", "[1]"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --data: expected a JSON object"
