@@ -5,13 +5,13 @@ tag, so :mod:`perfcore.dbopt.collect` never reads the advisor's own traffic back
 from the slow log.  Each statement must start with an allowed verb (catalog
 reads, ``EXPLAIN``, ``ANALYZE``, ``CREATE``/``DROP INDEX``, ``ALTER INDEX``
 visibility, session settings); anything else raises before it reaches the
-server.  And each statement is recorded, so tests and ``--json`` can show
-exactly what ran.
+server.  And each statement is recorded: tests assert on the exact list, and
+the report says how many were sent.
 
-Text from a slow log reaches the server only through :meth:`Session.explain`
-and :meth:`Session.measure`, which take a statement that
-:mod:`perfcore.dbopt.analyze` already parsed into a single read-only SELECT and
-regenerated from its syntax tree.
+Text from a slow log reaches the server only through
+:func:`perfcore.dbopt.planner.explain` and :func:`perfcore.dbopt.planner.measure_ms`,
+which take a statement that :mod:`perfcore.dbopt.analyze` already parsed into a
+single read-only SELECT and regenerated from its syntax tree.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 TAG = "/* perfcore-advisor */"
 
 _ALLOWED = re.compile(
-    r"^(SELECT|SHOW|EXPLAIN|ANALYZE|SET SESSION|SET STATEMENT|START TRANSACTION READ ONLY|ROLLBACK"
+    r"^(SELECT|SHOW|EXPLAIN|ANALYZE|SET SESSION|START TRANSACTION READ ONLY|ROLLBACK"
     r"|CREATE INDEX|DROP INDEX|ALTER TABLE \S+ ALTER INDEX \S+ (?:VISIBLE|IGNORED|NOT IGNORED)$)\b",
     re.IGNORECASE,
 )
