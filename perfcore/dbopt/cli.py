@@ -77,7 +77,7 @@ def db() -> None:
     "--min-savings",
     type=float,
     default=None,
-    help="minimum planner cost reduction in %% (default 50)",
+    help="minimum planner cost reduction in percent (default 50)",
 )
 @click.option(
     "--apply", "do_apply", is_flag=True, help="build the verified indexes (default: dry run)"
