@@ -3,7 +3,8 @@
 It plays the same workload (the same arrivals and service-time draws as
 :class:`~simulation.model.platform.Platform`) the textbook way, so the
 benchmark can compare simulated requests per wall second side by side. It
-keeps the same cache semantics (per-replica L1, shared L2, single-flight,
+keeps the same tiers (API slots, CPUs, database connections as resources)
+and the same cache semantics (per-replica L1, shared L2, single-flight,
 invalidation on writes, the same :mod:`perfcore.cache.policy` calls) and job
 queues as ``simpy.PriorityResource`` with a process per job; replicas are
 fixed (``scaling.min_replicas``), so compare it on a scenario without
@@ -57,8 +58,9 @@ class NaiveModel:
             scenario.cache, infra, key_space_sizes(scenario, self.layout), replicas
         )
         # RequestPath only supplies the class table and the service-time draws here.
-        self.path = RequestPath(scenario, ServerPool(1), ServerPool(1), self.cache)
+        self.path = RequestPath(scenario, ServerPool(1), ServerPool(1), ServerPool(1), self.cache)
         self.api = simpy.Resource(self.env, replicas * infra.api.slots_per_replica)
+        self.cpu = simpy.Resource(self.env, replicas * infra.api.cpus_per_replica)
         self.db = simpy.Resource(self.env, infra.db.connections)
         tier = JobTier(scenario.queues, infra.job_types, rng[3])
         self.routes = {name: tier.route(name) for name in tier.type_names}
@@ -105,6 +107,9 @@ class NaiveModel:
         l1_s, rtt = self.path.l1_s, self.path.rtt_s
         with self.api.request() as slot:
             yield slot
+            with self.cpu.request() as core:
+                yield core
+                yield env.timeout(cp)
             off = tab.offset[c]
             if off >= 0:
                 self.lookups += 1
@@ -113,7 +118,7 @@ class NaiveModel:
                 e = d.get(gk) if d is not None else None
                 if e is not None and e[0] > env.now and e[1] >= cache.invalidated_at[gk]:
                     self.hits += 1
-                    yield env.timeout(cp + l1_s)
+                    yield env.timeout(l1_s)
                 else:
                     yield env.timeout(l1_s)
                     now = env.now
@@ -123,13 +128,13 @@ class NaiveModel:
                         self.hits += 1
                         if d is not None:
                             d[gk] = (l1_expiry(now, exp, cache.l1_max_ttl), now)
-                        yield env.timeout(rtt + cp)
+                        yield env.timeout(rtt)
                     elif flight is not None:
                         yield flight  # single-flight: wait for the fetch in progress
-                        yield env.timeout(rtt + cp)
+                        yield env.timeout(rtt)
                     else:
                         flight = self.inflight[gk] = env.event()
-                        yield env.timeout(rtt + cp)
+                        yield env.timeout(rtt)
                         q = env.now
                         if ds > 0.0:
                             with self.db.request() as conn:
@@ -145,7 +150,6 @@ class NaiveModel:
                                                cache.l1_max_ttl), env.now)  # fmt: skip
                         yield env.timeout(rtt)
             else:
-                yield env.timeout(cp)
                 if ds > 0.0:
                     with self.db.request() as conn:
                         yield conn

@@ -33,7 +33,7 @@ def timeseries(result: RunResult) -> dict[str, NDArray[np.float64]]:
         cols["arrivals_total"] = m.arrivals.sum(axis=1).astype(np.float64)
         cols["replicas"] = m.replicas
         cols["ready_replicas"] = m.ready
-        cols["cpu_utilisation"] = m.cpu_s / (np.maximum(m.ready, 1) * api.cores_per_replica * 60.0)
+        cols["cpu_utilisation"] = m.cpu_s / (np.maximum(m.ready, 1) * api.cpus_per_replica * 60.0)
         cols["in_flight"] = m.in_flight
         for q in (0.50, 0.95, 0.99):
             cols[f"p{round(q * 100)}_ms"] = per_row_percentile(hist, q)

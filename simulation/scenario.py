@@ -175,7 +175,7 @@ ServiceDist = Literal["exponential", "deterministic", "lognormal"]
 class ClassSpec(Section):
     """Cost and behaviour of one endpoint."""
 
-    cpu_ms: float = Field(gt=0, description="mean CPU time on the API slot")
+    cpu_ms: float = Field(gt=0, description="mean CPU time of one request")
     namespace: str | None = Field(None, description="cache namespace; None: never cached")
     db_query: str | None = Field(None, description="query class run on a miss (or always if write)")
     write: bool = False
@@ -243,8 +243,8 @@ class DatabaseSpec(Section):
 
 
 class ApiSpec(Section):
-    slots_per_replica: int = Field(4, gt=0, description="concurrent requests per replica")
-    cores_per_replica: float = Field(0.5, gt=0, description="CPU request of a pod")
+    slots_per_replica: int = Field(4, gt=0, description="concurrent requests per replica (workers)")
+    cpus_per_replica: int = Field(1, gt=0, description="CPUs of a pod: CPU bursts queue for them")
     startup_s: float = Field(45.0, ge=0, description="pod start-up delay until ready")
     initial_replicas: int | None = Field(None, gt=0, description="None: scaling.min_replicas")
     service: ServiceDist = Field("exponential", description="CPU time distribution")

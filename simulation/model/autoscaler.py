@@ -45,7 +45,7 @@ class Autoscaler:
         cluster: Cluster,
         config: ScalingConfig,
         *,
-        cores_per_replica: float,
+        cpus_per_replica: int,
         slots_per_replica: int,
         memory_base: float,
         memory_per_busy_slot: float,
@@ -55,7 +55,7 @@ class Autoscaler:
     ) -> None:
         self.env, self.cluster, self.config = env, cluster, config
         self.policy = make_policy(config, baseline_request_rate=baseline_request_rate)
-        self.cores, self.slots = cores_per_replica, slots_per_replica
+        self.cpus, self.slots = cpus_per_replica, slots_per_replica
         self.memory_base, self.memory_per_busy_slot = memory_base, memory_per_busy_slot
         self.take_window, self.backlog = take_window, backlog
         self.actions: list[ScalingRecord] = []
@@ -65,9 +65,9 @@ class Autoscaler:
         w = self.take_window()
         ready = self.cluster.ready
         capacity = max(ready, 1) * interval
-        # A utilisation above 1 would mean more CPU than the pods request; the
-        # metrics server reports it capped at the limit, which is the request here.
-        cpu = min(w.cpu_s / (capacity * self.cores), 1.0)
+        # CPU time is counted when requests arrive, so an overloaded interval can
+        # show more than its capacity; the pods cannot use more than they have.
+        cpu = min(w.cpu_s / (capacity * self.cpus), 1.0)
         busy_slots = w.slot_busy_s / capacity
         memory = min(self.memory_base + self.memory_per_busy_slot * busy_slots, 1.0)
         return Observation(

@@ -63,11 +63,12 @@ class Platform:
         initial = infra.api.initial_replicas or scenario.scaling.min_replicas
         slots = infra.api.slots_per_replica
         self.api = ServerPool(initial * slots)
+        self.cpu = ServerPool(initial * infra.api.cpus_per_replica)
         self.db = ServerPool(infra.db.connections)
         self.cache = CacheTier(
             scenario.cache, infra, key_space_sizes(scenario, self.layout), initial
         )
-        self.path = RequestPath(scenario, self.api, self.db, self.cache)
+        self.path = RequestPath(scenario, self.api, self.cpu, self.db, self.cache)
         self.jobs = JobTier(scenario.queues, infra.job_types, rng[3])
         self.metrics = Metrics(
             scenario.horizon_s, len(REQUEST_CLASSES), [q.name for q in self.jobs.queues]
@@ -80,7 +81,7 @@ class Platform:
             env,
             self.cluster,
             scenario.scaling,
-            cores_per_replica=infra.api.cores_per_replica,
+            cpus_per_replica=infra.api.cpus_per_replica,
             slots_per_replica=slots,
             memory_base=infra.api.memory_base,
             memory_per_busy_slot=infra.api.memory_per_busy_slot,
@@ -213,8 +214,9 @@ class Platform:
     # ------------------------------------------------------------- wiring
 
     def _ready_changed(self, ready: int) -> None:
-        slots = self.scenario.infrastructure.api.slots_per_replica
-        self.api.resize(ready * slots, self.env.now)
+        api = self.scenario.infrastructure.api
+        self.api.resize(ready * api.slots_per_replica, self.env.now)
+        self.cpu.resize(ready * api.cpus_per_replica, self.env.now)
         self.cache.resize(ready)
 
     def _take_window(self) -> Window:

@@ -5,7 +5,9 @@ function, state pulled into locals, no object per request. A request, in
 arrival order:
 
 1. takes the earliest-free API slot (FCFS over all slots; exact, see
-   :mod:`simulation.model.pool`);
+   :mod:`simulation.model.pool`), then runs its CPU burst on the earliest-free
+   CPU of the ready replicas (CPUs can be fewer than slots: an overloaded
+   replica queues on CPU, which is what makes autoscaling matter);
 2. for a cached read: looks in its replica's L1 (the load balancer picks the
    replica uniformly), then L2; XFetch may decide to refresh early; a miss
    runs the class's query on the database pool and stores the value with the
@@ -101,9 +103,9 @@ class RequestPath:
     """API slots + cache + database pool, driven batch by batch in arrival order."""
 
     def __init__(
-        self, scenario: Scenario, api: ServerPool, db: ServerPool, cache: CacheTier
+        self, scenario: Scenario, api: ServerPool, cpu: ServerPool, db: ServerPool, cache: CacheTier
     ) -> None:
-        self.api, self.db, self.cache = api, db, cache
+        self.api, self.cpu, self.db, self.cache = api, cpu, db, cache
         self.table = ClassTable.build(scenario, cache)
         c = scenario.infrastructure.cache
         self.l1_s = c.l1_lookup_ms / 1000.0
@@ -127,7 +129,7 @@ class RequestPath:
         pick the replica, ``u`` uniforms in (0, 1] for XFetch.
         """
         tab, cache = self.table, self.cache
-        api, db = self.api.heap, self.db.heap
+        api, cpus, db = self.api.heap, self.cpu.heap, self.db.heap
         l2, inv_at, fetch, l1s = cache.l2_expires, cache.invalidated_at, cache.fetch_s, cache.l1
         land, nxt = cache.landing_at, cache.next_expires
         offset, use_l1, ttl, invalidates = tab.offset, tab.use_l1, tab.ttl_s, tab.invalidates
@@ -143,6 +145,11 @@ class RequestPath:
         for t, c, ev, k, cp, ds, r, uu in zip(time, cls, event, key, cpu, dbs, lb, u, strict=True):
             free = api[0]
             start = free if free > t else t
+            # The handler's CPU burst queues for one of the replicas' CPUs. Slot
+            # starts are non-decreasing (FCFS), so this pool is exact FCFS too.
+            core = cpus[0]
+            now = (core if core > start else start) + cp
+            replace(cpus, now)
             off = offset[c]
             if off >= 0:
                 gk = off + k
@@ -151,11 +158,11 @@ class RequestPath:
                 if use_l1[c]:
                     d = l1s[int(r * n_rep)]
                     e = d.get(gk)
-                    if e is not None and e[0] > start and e[1] >= inv_at[gk]:
+                    if e is not None and e[0] > now and e[1] >= inv_at[gk]:
                         level = L1_HIT
-                        end = start + cp + l1_s
+                        end = now + l1_s
                 if level:
-                    now = start + l1_s
+                    now += l1_s
                     la = land[gk]
                     if la and la <= now:  # a fetch landed since: its value is current
                         l2[gk] = nxt[gk]
@@ -164,17 +171,17 @@ class RequestPath:
                     if exp > now and (la or not refresh(now, exp, fetch[gk], beta, uu)):
                         # A hit (while an early refresh is in flight, too: the old value serves).
                         level = L2_HIT
-                        end = now + rtt + cp
+                        end = now + rtt
                         if d is not None:
                             d[gk] = (l1_exp(now, exp, l1_max), now)
                             if len(d) > l1_cap:
                                 trim(d, now, l1_cap)
                     elif la:
                         # Expired, and another request's fetch is in flight: wait for it.
-                        end = la + rtt + cp
+                        end = la + rtt
                     else:
                         # A miss, or XFetch chose this request to refresh early.
-                        q = now + rtt + cp
+                        q = now + rtt
                         if ds > 0.0:
                             g = db[0]
                             done = (g if g > q else q) + ds
@@ -192,13 +199,12 @@ class RequestPath:
                         end = done + rtt
             else:
                 level = UNCACHED
-                q = start + cp
                 if ds > 0.0:
                     g = db[0]
-                    end = (g if g > q else q) + ds
+                    end = (g if g > now else now) + ds
                     replace(db, end)
                 else:
-                    end = q
+                    end = now
                 for inv_off, by_event in invalidates[c]:
                     gk = inv_off + (ev if by_event else k)
                     l2[gk] = 0.0

@@ -91,7 +91,7 @@ def test_littles_law_on_a_busy_run() -> None:
             "queries": {"q": {"with_index_ms": 20.0, "without_index_ms": 80.0},
                         "w": {"with_index_ms": 10.0, "without_index_ms": 20.0}},
         },  # fmt: skip
-        infrastructure__api={"slots_per_replica": 14},
+        infrastructure__api={"slots_per_replica": 24, "cpus_per_replica": 13},  # CPU rho ~0.84
         infrastructure__cache={"enabled": True},
         scaling={"min_replicas": 1, "max_replicas": 1},
     )
