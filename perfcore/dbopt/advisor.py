@@ -39,6 +39,9 @@ class AdviseOptions:
     slow_log_file: Path | None = None
     use_slow_log: bool = True  # read mysql.slow_log
     use_digest: bool = True  # read performance_schema digests where they carry samples
+    # Timing a query means running it (ANALYZE FORMAT=JSON / EXPLAIN ANALYZE), which
+    # executes logged SQL, so it is opt-in; plans alone only ever EXPLAIN.
+    measure_latency: bool = False
 
 
 def advise(options: AdviseOptions, config: DbOptConfig, session: Session | None = None) -> Report:
@@ -81,7 +84,8 @@ def _advise(session: Session, options: AdviseOptions, config: DbOptConfig) -> Re
                     options.apply, config.min_savings_pct, queries=summaries)  # fmt: skip
     log.info("%d slow query shapes, %d analysable", len(summaries), len(analysed))
     candidates = propose(analysed, catalog, config.max_index_columns)
-    latency_before = _latencies(session, flavour, analysed, config) if options.apply else {}
+    measure = options.apply and options.measure_latency
+    latency_before = _latencies(session, flavour, analysed, config) if measure else {}
     result = what_if(
         session, flavour, catalog, candidates, analysed,
         min_savings_pct=config.min_savings_pct, top=config.top,
@@ -94,7 +98,8 @@ def _advise(session: Session, options: AdviseOptions, config: DbOptConfig) -> Re
             if flavour.has_invisible_indexes:
                 apply.make_visible(session, catalog, candidate)
         apply.analyze_tables(session, catalog, {c.table for c in result.built})
-        latency_after = _latencies(session, flavour, analysed, config)
+        if measure:
+            latency_after = _latencies(session, flavour, analysed, config)
     elif result.built:
         for candidate in result.built:
             apply.drop_index(session, catalog, candidate)

@@ -4,7 +4,7 @@ perfcore stack up --json                       # note the mariadb DSN
 perfcore db seed --dsn DSN --rows 200000       # event-platform schema + data
 perfcore db workload --dsn DSN                 # typical slow queries -> slow log
 perfcore db advise --dsn DSN                   # dry run: verified DDL
-perfcore db advise --dsn DSN --apply --json    # build them, then measure
+perfcore db advise --dsn DSN --apply --measure-latency --json  # build, then time
 """
 
 from __future__ import annotations
@@ -82,6 +82,12 @@ def db() -> None:
 @click.option(
     "--apply", "do_apply", is_flag=True, help="build the verified indexes (default: dry run)"
 )
+@click.option(
+    "--measure-latency",
+    is_flag=True,
+    help="with --apply: time each query shape before and after by running it as a "
+    "read-only, time-limited SELECT (ANALYZE FORMAT=JSON / EXPLAIN ANALYZE)",
+)
 @click.option("--slow-log-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="also read a slow-log file")  # fmt: skip
 @click.option("--no-table-log", is_flag=True, help="do not read mysql.slow_log")
@@ -103,6 +109,7 @@ def advise(
     top: int | None,
     min_savings: float | None,
     do_apply: bool,
+    measure_latency: bool,
     slow_log_file: Path | None,
     no_table_log: bool,
     config_path: Path | None,
@@ -129,6 +136,7 @@ def advise(
     options = AdviseOptions(
         dsn=_check_dsn(dsn),
         apply=do_apply,
+        measure_latency=measure_latency,
         slow_log_file=slow_log_file,
         use_slow_log=not no_table_log,
     )

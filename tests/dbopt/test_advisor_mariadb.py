@@ -107,7 +107,8 @@ def test_apply_builds_top_indexes_measures_and_is_idempotent(platform: str) -> N
     engine = connect(platform)
     with engine.connect() as connection:
         session = Session(connection)
-        report = advise(AdviseOptions(platform, apply=True), config, session).to_json()
+        options = AdviseOptions(platform, apply=True, measure_latency=True)
+        report = advise(options, config, session).to_json()
     engine.dispose()
     assert 4 <= report["indexesCreated"] == len(report["suggestions"]) <= 6
     created = index_names(platform) - before

@@ -49,7 +49,9 @@ def test_mysql8_advisor_apply_makes_verified_indexes_visible(mysql_dsn: str) -> 
             " AND INDEX_NAME LIKE 'idx\\_%'"
         ).scalar()
     assert leftover == 0
-    applied = advise(AdviseOptions(mysql_dsn, apply=True), DbOptConfig()).to_json()
+    applied = advise(
+        AdviseOptions(mysql_dsn, apply=True, measure_latency=True), DbOptConfig()
+    ).to_json()
     assert applied["indexesCreated"] == len(applied["suggestions"]) > 0
     with engine.connect() as connection:
         visible = dict(

@@ -86,7 +86,7 @@ def test_crafted_entries_only_ever_reach_explain(canary: str, tmp_path: Path) ->
             cur.execute("SET GLOBAL general_log = 1")
             try:
                 report = advise(
-                    AdviseOptions(canary, apply=True, slow_log_file=log_file),
+                    AdviseOptions(canary, apply=True, measure_latency=True, slow_log_file=log_file),
                     DbOptConfig(),
                     session,
                 ).to_json()
