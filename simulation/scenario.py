@@ -297,13 +297,11 @@ class SloSpec(Section):
 
 
 def _default_scenario_cache() -> CacheConfig:
-    # Shorter TTLs where data changes often (dashboards), longer for profiles.
+    # Event pages, profiles and session pages use default_ttl_s; the listing and
+    # the dashboards change too often for that.
     return CacheConfig(
         namespaces={
             "active_events": NamespaceConfig(ttl_s=30.0),
-            "event_detail": NamespaceConfig(ttl_s=300.0),
-            "attendee_profile": NamespaceConfig(ttl_s=600.0),
-            "session_page": NamespaceConfig(ttl_s=300.0),
             "dashboard": NamespaceConfig(ttl_s=10.0, use_memory=False),
         }
     )
