@@ -84,6 +84,11 @@ def test_default_scenario_wall_time_and_memory(report_ratio: Callable[..., None]
         f"{summary['requests_per_wall_second']:,.0f} req/s, peak RSS {rss_gib * 1024:.0f} MiB"
     )
     assert summary["requests"] >= 5_000_000
-    report_ratio("simulation default scenario wall seconds", wall, 60.0, better="lower",
-                 detail=f"{summary['requests']:,} requests")  # fmt: skip
+    report_ratio(
+        "simulation default scenario wall seconds",
+        wall,
+        60.0,
+        better="lower",
+        detail=f"{summary['requests']:,} requests",
+    )
     report_ratio("simulation default scenario peak RSS GiB", rss_gib, 2.0, better="lower")

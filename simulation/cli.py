@@ -19,13 +19,27 @@ from simulation.scenario import load_scenario
 
 @click.command()
 @click.argument("scenario", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
-              help="override a scenario field, e.g. scaling.policy=seed (repeatable)")  # fmt: skip
-@click.option("--config", "platform_path", type=click.Path(path_type=Path, dir_okay=False),
-              default=None, help="perfcore config YAML whose sections replace the scenario's")  # fmt: skip
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="override a scenario field, e.g. scaling.policy=seed (repeatable)",
+)
+@click.option(
+    "--config",
+    "platform_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="perfcore config YAML whose sections replace the scenario's",
+)
 @click.option("--seed", type=int, default=None, help="random seed (same seed, same result)")
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="write metrics.json, timeseries.csv and PNG plots here")  # fmt: skip
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="write metrics.json, timeseries.csv and PNG plots here",
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def simulate(
@@ -43,7 +57,7 @@ def simulate(
     sc = load_scenario(scenario, list(overrides), platform_path=platform_path, seed=seed)
     bar = None
     if not quiet and sys.stderr.isatty():
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped]
 
         bar = tqdm(total=round(sc.horizon_s), unit="sim-s", file=sys.stderr, leave=False)
     done = [0]
@@ -75,17 +89,30 @@ def format_summary(s: dict[str, Any]) -> str:
         ("requests", f"{s['requests']:,} in {s['sim_seconds'] / 3600:.1f} simulated h"),
         ("speed", f"{s['wall_seconds']:.1f} s wall, {s['requests_per_wall_second']:,.0f} req/s"),
         ("latency", f"p50 {lat['p50']:.1f} ms  p95 {lat['p95']:.1f} ms  p99 {lat['p99']:.1f} ms"),
-        ("cache", f"hit {cache['hit_ratio']:.1%}  (L1 {cache['l1_hit_ratio']:.1%}, "
-                  f"L2 {cache['l2_hit_ratio']:.1%} of L1 misses)"),  # fmt: skip
-        ("replicas", f"max {rep['max']}  {rep['pod_hours']:.1f} pod-h  "
-                     f"{rep['scaling_actions']} scaling actions ({rep['policy']})"),  # fmt: skip
+        (
+            "cache",
+            f"hit {cache['hit_ratio']:.1%}  (L1 {cache['l1_hit_ratio']:.1%}, "
+            f"L2 {cache['l2_hit_ratio']:.1%} of L1 misses)",
+        ),
+        (
+            "replicas",
+            f"max {rep['max']}  {rep['pod_hours']:.1f} pod-h  "
+            f"{rep['scaling_actions']} scaling actions ({rep['policy']})",
+        ),
         ("cost", f"${s['cost']['pod_hours_usd']:.2f}"),
-        ("SLO", f"{s['slo']['violation_minutes']:.0f} minutes with p95 > {s['slo']['p95_ms']:g} ms"),
+        (
+            "SLO",
+            f"{s['slo']['violation_minutes']:.0f} minutes with p95 > {s['slo']['p95_ms']:g} ms",
+        ),
         ("database", f"utilisation {s['db']['utilisation']:.1%}"),
     ]
     for name, q in s["queues"].items():
-        rows.append((f"queue {name}", f"{q['jobs']:,} jobs, wait p95 {q['wait_p95_s']:.2f} s, "
-                                      f"{q['failed']} failed"))  # fmt: skip
+        rows.append(
+            (
+                f"queue {name}",
+                f"{q['jobs']:,} jobs, wait p95 {q['wait_p95_s']:.2f} s, {q['failed']} failed",
+            )
+        )
     if "outputs" in s:
         rows.append(("written", ", ".join(Path(p).name for p in s["outputs"])))
     width = max(len(name) for name, _ in rows)

@@ -20,7 +20,7 @@ from simulation.model.requests import L1_HIT, L2_HIT, MISS, Served
 
 LOW_MS = 1e-3
 GROWTH = 1.02
-BUCKETS = int(math.ceil(math.log(1e10) / math.log(GROWTH)))  # 1 us .. 10^7 ms
+BUCKETS = math.ceil(math.log(1e10) / math.log(GROWTH))  # 1 us .. 10^7 ms
 _LOG_GROWTH = math.log(GROWTH)
 SAMPLE_S = 1.0  # in-system sampling period
 
@@ -87,7 +87,7 @@ class Metrics:
     totals: Totals = field(init=False)
 
     def __post_init__(self) -> None:
-        m = self.minutes = int(math.ceil(self.horizon_s / 60.0))
+        m = self.minutes = math.ceil(self.horizon_s / 60.0)
         k = self.n_classes
         self.arrivals = np.zeros((m, k), np.int64)
         self.hist = np.zeros((m, BUCKETS), np.int32)
@@ -127,14 +127,18 @@ class Metrics:
         self.arrivals[m0:m1] += np.bincount(rel * k + cls64, minlength=span * k).reshape(span, k)
         sojourn = served.end - time
         b = bucket_of(sojourn * 1000.0)
-        self.hist[m0:m1] += np.bincount(rel * BUCKETS + b, minlength=span * BUCKETS).reshape(
-            span, BUCKETS
-        ).astype(np.int32)
+        self.hist[m0:m1] += (
+            np.bincount(rel * BUCKETS + b, minlength=span * BUCKETS)
+            .reshape(span, BUCKETS)
+            .astype(np.int32)
+        )
         lv = served.level.astype(np.int64)
         self.levels[m0:m1] += np.bincount(rel * 4 + lv, minlength=span * 4).reshape(span, 4)
         self.cpu_s[m0:m1] += np.bincount(rel, weights=cpu, minlength=span)
         self.db_busy_s[m0:m1] += np.bincount(rel, weights=db_busy, minlength=span)
-        self.slot_busy_s[m0:m1] += np.bincount(rel, weights=served.end - served.start, minlength=span)
+        self.slot_busy_s[m0:m1] += np.bincount(
+            rel, weights=served.end - served.start, minlength=span
+        )
         wait = served.start - time
         tot = self.totals
         tot.count += np.bincount(cls64, minlength=k)

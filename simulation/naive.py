@@ -66,7 +66,9 @@ class NaiveModel:
         self.routes = {name: tier.route(name) for name in tier.type_names}
         self.service_s = {n: s.service_s for n, s in infra.job_types.items()}
         self.failure_p = {n: s.failure_p for n, s in infra.job_types.items()}
-        self.workers = [simpy.PriorityResource(self.env, q.concurrency) for q in scenario.queues.queues]
+        self.workers = [
+            simpy.PriorityResource(self.env, q.concurrency) for q in scenario.queues.queues
+        ]
         self.job_rng = rng[3]
         self.latency_sum = 0.0
         self.requests = 0
@@ -80,9 +82,12 @@ class NaiveModel:
         self.env.run(until=self.scenario.horizon_s)
         wall = time.perf_counter() - started
         return NaiveResult(
-            self.requests, self.jobs, wall, self.latency_sum / max(self.requests, 1),
+            self.requests,
+            self.jobs,
+            wall,
+            self.latency_sum / max(self.requests, 1),
             self.hits / max(self.lookups, 1),
-        )  # fmt: skip
+        )
 
     def _source(self) -> Generator[simpy.Event, None, None]:
         env, horizon, api = self.env, self.scenario.horizon_s, self.scenario.infrastructure.api
@@ -92,9 +97,16 @@ class NaiveModel:
             a = self.workload.chunk(t0, t1)
             cpu, dbs, lb, u = self.path.draw(a.cls, self.rng_service, api.service, api.service_cv)
             for row in zip(
-                a.time.tolist(), a.cls.tolist(), a.event.tolist(), a.key.tolist(),
-                cpu.tolist(), dbs.tolist(), lb.tolist(), u.tolist(), strict=True,
-            ):  # fmt: skip
+                a.time.tolist(),
+                a.cls.tolist(),
+                a.event.tolist(),
+                a.key.tolist(),
+                cpu.tolist(),
+                dbs.tolist(),
+                lb.tolist(),
+                u.tolist(),
+                strict=True,
+            ):
                 if row[0] > env.now:
                     yield env.timeout(row[0] - env.now)
                 env.process(self._request(*row))
@@ -123,8 +135,10 @@ class NaiveModel:
                     yield env.timeout(l1_s)
                     now = env.now
                     exp, flight = cache.l2_expires[gk], self.inflight.get(gk)
-                    if exp > now and (flight is not None or not xfetch_should_refresh(
-                            now, exp, cache.fetch_s[gk], self.path.beta, u)):  # fmt: skip
+                    if exp > now and (
+                        flight is not None
+                        or not xfetch_should_refresh(now, exp, cache.fetch_s[gk], self.path.beta, u)
+                    ):
                         self.hits += 1
                         if d is not None:
                             d[gk] = (l1_expiry(now, exp, cache.l1_max_ttl), now)
@@ -146,8 +160,10 @@ class NaiveModel:
                             cache.l2_expires[gk] = env.now + tab.ttl_s[c]
                         flight.succeed()
                         if d is not None:
-                            d[gk] = (l1_expiry(env.now, env.now + tab.ttl_s[c],
-                                               cache.l1_max_ttl), env.now)  # fmt: skip
+                            d[gk] = (
+                                l1_expiry(env.now, env.now + tab.ttl_s[c], cache.l1_max_ttl),
+                                env.now,
+                            )
                         yield env.timeout(rtt)
             else:
                 if ds > 0.0:

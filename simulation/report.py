@@ -42,10 +42,10 @@ def timeseries(result: RunResult) -> dict[str, NDArray[np.float64]]:
         l2_lookups = lv[:, 1] + lv[:, 2]
         cols["l2_hit_ratio"] = np.where(l2_lookups > 0, lv[:, 1] / l2_lookups, np.nan)
         cols["db_utilisation"] = m.db_busy_s / (sc.infrastructure.db.connections * 60.0)
-        for j, name in enumerate(m.queue_names):
-            cols[f"queue_depth_{name}"] = m.queue_depth[:, j]
-        for name, waits in queue_wait_p95_per_minute(result).items():
-            cols[f"queue_wait_p95_s_{name}"] = waits
+        for j, queue in enumerate(m.queue_names):
+            cols[f"queue_depth_{queue}"] = m.queue_depth[:, j]
+        for queue, waits in queue_wait_p95_per_minute(result).items():
+            cols[f"queue_wait_p95_s_{queue}"] = waits
     return cols
 
 
@@ -106,8 +106,15 @@ def _plots(cols: dict[str, NDArray[np.float64]], result: RunResult, out: Path) -
     ax.set_ylabel("requests per second")
     ax2 = ax.twinx()
     ax2.step(hours, cols["replicas"], where="post", color="tab:red", lw=1.0, label="replicas")
-    ax2.step(hours, cols["ready_replicas"], where="post", color="tab:orange", lw=0.8, ls="--",
-             label="ready")  # fmt: skip
+    ax2.step(
+        hours,
+        cols["ready_replicas"],
+        where="post",
+        color="tab:orange",
+        lw=0.8,
+        ls="--",
+        label="ready",
+    )
     ax2.set_ylabel("replicas")
     fig.legend(loc="upper left")
     ax.set_title(f"Load and replicas ({result.scenario.scaling.policy})")

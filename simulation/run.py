@@ -71,7 +71,9 @@ class RunResult:
                 "violation_minutes": float(violations),
             },
             "queues": queues,
-            "cost": {"pod_hours_usd": round(pod_hours * sc.infrastructure.api.cost_per_pod_hour, 2)},
+            "cost": {
+                "pod_hours_usd": round(pod_hours * sc.infrastructure.api.cost_per_pod_hour, 2)
+            },
             "db": {"utilisation": round(float(m.db_busy_s.sum()) / db_capacity, 6)},
             "api": {
                 "mean_wait_ms": _num(1000 * float(tot.wait_sum.sum()) / n) if n else 0.0,

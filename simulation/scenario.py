@@ -34,18 +34,6 @@ from perfcore.config import (
     validate_model,
 )
 
-# The platform endpoints the model knows, in a fixed order (their index is the
-# class id in the model's arrays).
-REQUEST_CLASSES: tuple[str, ...] = (
-    "list_active_events",
-    "event_detail",
-    "attendee_profile",
-    "session_page",
-    "register",
-    "check_in",
-    "organizer_dashboard",
-    "export_report",
-)
 RequestClass = Literal[
     "list_active_events",
     "event_detail",
@@ -56,6 +44,18 @@ RequestClass = Literal[
     "organizer_dashboard",
     "export_report",
 ]
+# The platform endpoints the model knows, in a fixed order (their index is the
+# class id in the model's arrays).
+REQUEST_CLASSES: tuple[RequestClass, ...] = (
+    "list_active_events",
+    "event_detail",
+    "attendee_profile",
+    "session_page",
+    "register",
+    "check_in",
+    "organizer_dashboard",
+    "export_report",
+)
 # What a cached read of each class is keyed by: one listing, an event, an attendee, a session.
 KeySpace = Literal["global", "event", "attendee", "session"]
 KEY_SPACE: dict[str, KeySpace] = {
@@ -179,11 +179,13 @@ class ClassSpec(Section):
     namespace: str | None = Field(None, description="cache namespace; None: never cached")
     db_query: str | None = Field(None, description="query class run on a miss (or always if write)")
     write: bool = False
-    invalidates: list[str] = Field(default_factory=list, description="namespaces a write invalidates")
+    invalidates: list[str] = Field(
+        default_factory=list, description="namespaces a write invalidates"
+    )
     jobs: dict[str, float] = Field(default_factory=dict, description="job type -> probability")
 
 
-def _default_classes() -> dict[str, ClassSpec]:
+def _default_classes() -> dict[RequestClass, ClassSpec]:
     return {
         "list_active_events": ClassSpec(
             cpu_ms=15.0, namespace="active_events", db_query="list_active_events"

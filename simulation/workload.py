@@ -150,8 +150,10 @@ class Workload:
     def expected_requests(self) -> float:
         """Mean number of requests over the horizon (for the seed policy's baseline rate)."""
         h = self.scenario.horizon_s
-        total = sum(float((n * (cdf(np.array([[h]])) - cdf(np.array([[0.0]])))).sum())
-                    for _, n, cdf in self.sources)  # fmt: skip
+        total = sum(
+            float((n * (cdf(np.array([[h]])) - cdf(np.array([[0.0]])))).sum())
+            for _, n, cdf in self.sources
+        )
         total += float(self._poll_times(0.0, h)[0].shape[0])
         total += sum(_stream_mass(st, 0.0, h, h) for st in self.scenario.workload.streams)
         return total
@@ -186,8 +188,9 @@ class Workload:
         space = KEY_SPACE[REQUEST_CLASSES[cls_id]]
         lay = self.layout
         if space == "attendee":
-            keys = lay.first_attendee[events] + (self.rng.random(events.shape[0]) *
-                                                 lay.size[events]).astype(np.int64)  # fmt: skip
+            keys = lay.first_attendee[events] + (
+                self.rng.random(events.shape[0]) * lay.size[events]
+            ).astype(np.int64)
         elif space == "session":
             keys = events * lay.sessions + self.rng.integers(0, lay.sessions, events.shape[0])
         elif space == "event":
@@ -218,16 +221,19 @@ class Workload:
         counts = self.rng.poisson(np.diff(cum))
         minute = np.repeat(np.arange(counts.shape[0]), counts)
         times = edges[minute] + self.rng.random(minute.shape[0]) * np.diff(edges)[minute]
-        keys = self.rng.integers(0, stream.keys, times.shape[0]).astype(np.int64)
+        keys: IntArray = np.asarray(
+            self.rng.integers(0, stream.keys, size=times.shape[0]), dtype=np.int64
+        )
         cls_id = CLASS_ID[stream.request_class]
         space = KEY_SPACE[stream.request_class]
         lay = self.layout
+        events: IntArray
         if space == "event":
             events = keys
         elif space == "session":
             events = keys // lay.sessions
         elif space == "attendee" and lay.count:
-            events = np.searchsorted(lay.first_attendee, keys, side="right") - 1
+            events = np.asarray(np.searchsorted(lay.first_attendee, keys, side="right") - 1)
         else:
             events = np.zeros_like(keys)
         cls = np.full(times.shape[0], cls_id, dtype=np.int8)

@@ -89,11 +89,18 @@ class JobQueue:
         """Play every arrival and start before ``until`` (hot: state in locals)."""
         pending, waiting, free = self.pending, self.waiting, self.free
         pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
-        service, failure, attempts, backoff = self.service_s, self.failure_p, self.attempts, \
-            self.backoff_s  # fmt: skip
+        service, failure, attempts, backoff = (
+            self.service_s,
+            self.failure_p,
+            self.attempts,
+            self.backoff_s,
+        )
         draws = self.draws
-        add_wait, add_at, add_type = self.wait_s.append, self.started_at.append, \
-            self.wait_type.append  # fmt: skip
+        add_wait, add_at, add_type = (
+            self.wait_s.append,
+            self.started_at.append,
+            self.wait_type.append,
+        )
         inf = float("inf")
         while True:
             arrival = pending[0][0] if pending else inf
@@ -157,9 +164,14 @@ class JobTier:
         seeds = rng.spawn(len(config.queues))
         self.queues = [
             JobQueue(
-                spec.name, spec.concurrency, service, failure, defaults.attempts,
-                defaults.backoff_delay_ms / 1000.0, seed,
-            )  # fmt: skip
+                spec.name,
+                spec.concurrency,
+                service,
+                failure,
+                defaults.attempts,
+                defaults.backoff_delay_ms / 1000.0,
+                seed,
+            )
             for spec, seed in zip(config.queues, seeds, strict=True)
         ]
         self.queue_index = {q.name: i for i, q in enumerate(self.queues)}

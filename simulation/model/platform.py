@@ -143,8 +143,9 @@ class Platform:
         a = self.workload.chunk(t0, t1)
         api = self.scenario.infrastructure.api
         cpu, dbs, lb, u = self.path.draw(a.cls, self.rng_service, api.service, api.service_cv)
-        return _Chunk(a, cpu, dbs, [col.tolist() for col in (a.time, a.cls, a.event, a.key, cpu,
-                                                             dbs, lb, u)])  # fmt: skip
+        return _Chunk(
+            a, cpu, dbs, [col.tolist() for col in (a.time, a.cls, a.event, a.key, cpu, dbs, lb, u)]
+        )
 
     def _serve(self, chunk: _Chunk, lo: int, hi: int, stop: float) -> None:
         starts, ends, levels = self.path.serve(*(col[lo:hi] for col in chunk.columns))
@@ -175,8 +176,9 @@ class Platform:
             used_db = (served.level == MISS) | (served.level == UNCACHED)
             db_busy = np.where(used_db, chunk.dbs[lo:hi], 0.0)
             a = chunk.arrivals
-            self.metrics.record(t0, t1, a.time[lo:hi], a.cls[lo:hi], served, chunk.cpu[lo:hi],
-                                db_busy)  # fmt: skip
+            self.metrics.record(
+                t0, t1, a.time[lo:hi], a.cls[lo:hi], served, chunk.cpu[lo:hi], db_busy
+            )
         elif t1 > t0:
             self.metrics.record_idle(t0, t1)
         self._recorded_until = t1

@@ -134,8 +134,13 @@ class RequestPath:
         land, nxt = cache.landing_at, cache.next_expires
         offset, use_l1, ttl, invalidates = tab.offset, tab.use_l1, tab.ttl_s, tab.invalidates
         n_rep = len(l1s)
-        l1_s, rtt, beta, l1_max, l1_cap = self.l1_s, self.rtt_s, self.beta, cache.l1_max_ttl, \
-            cache.l1_max_entries  # fmt: skip
+        l1_s, rtt, beta, l1_max, l1_cap = (
+            self.l1_s,
+            self.rtt_s,
+            self.beta,
+            cache.l1_max_ttl,
+            cache.l1_max_entries,
+        )
         replace = heapq.heapreplace
         refresh, l1_exp, trim = xfetch_should_refresh, l1_expiry, trim_l1
         starts: list[float] = []
@@ -231,6 +236,6 @@ class RequestPath:
         else:
             cpu = cpu_mean.copy()
         dbs = np.asarray(self.table.db_s)[cls] * rng.standard_exponential(n)
-        lb = rng.random(n)
-        u = 1.0 - rng.random(n)  # (0, 1]: XFetch takes log(u)
+        lb = np.asarray(rng.random(size=n), dtype=np.float64)
+        u = 1.0 - np.asarray(rng.random(size=n), dtype=np.float64)  # (0, 1]: XFetch takes log(u)
         return cpu, dbs, lb, u

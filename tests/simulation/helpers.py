@@ -35,8 +35,11 @@ def mmc_scenario(lam: float, mu: float, c: int, horizon_s: float, seed: int) -> 
         workload__streams=[{"request_class": "export_report", "rate_per_s": lam}],
         infrastructure__request_classes={"export_report": {"cpu_ms": 1000.0 / mu}},
         # As many CPUs as slots: the slots are the only bottleneck.
-        infrastructure__api={"slots_per_replica": c, "cpus_per_replica": c,
-                             "service": "exponential"},  # fmt: skip
+        infrastructure__api={
+            "slots_per_replica": c,
+            "cpus_per_replica": c,
+            "service": "exponential",
+        },
     )
     return validate_model(Scenario, data)
 

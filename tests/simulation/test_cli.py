@@ -31,8 +31,12 @@ def test_json_contract_and_files(tmp_path: Path) -> None:
     for key in ("wall_seconds", "requests_per_wall_second"):
         assert isinstance(summary[key], float) and summary[key] > 0
     assert set(summary["latency_ms"]) >= {"p50", "p95", "p99"}
-    assert 0 < summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"] <= summary[
-        "latency_ms"]["p99"]  # fmt: skip
+    assert (
+        0
+        < summary["latency_ms"]["p50"]
+        <= summary["latency_ms"]["p95"]
+        <= summary["latency_ms"]["p99"]
+    )
     assert set(summary["cache"]) >= {"hit_ratio", "l1_hit_ratio", "l2_hit_ratio"}
     assert all(0.0 <= v <= 1.0 for v in summary["cache"].values())
     replicas = summary["replicas"]
@@ -48,9 +52,18 @@ def test_json_contract_and_files(tmp_path: Path) -> None:
     with (tmp_path / "timeseries.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 30  # one per simulated minute
-    for column in ("arrivals_register", "replicas", "cpu_utilisation", "p95_ms", "hit_ratio",
-                   "l1_hit_ratio", "l2_hit_ratio", "db_utilisation", "queue_depth_critical"):
-        assert column in rows[0], column  # fmt: skip
+    for column in (
+        "arrivals_register",
+        "replicas",
+        "cpu_utilisation",
+        "p95_ms",
+        "hit_ratio",
+        "l1_hit_ratio",
+        "l2_hit_ratio",
+        "db_utilisation",
+        "queue_depth_critical",
+    ):
+        assert column in rows[0], column
     assert sum(int(r["arrivals_total"]) for r in rows) == summary["requests"]
     for png in ("load_replicas.png", "latency.png", "hit_ratios.png", "queue_waits.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -83,14 +83,20 @@ def test_littles_law_on_a_busy_run() -> None:
         infrastructure__request_classes={
             "event_detail": {"cpu_ms": 20.0, "namespace": "event_detail", "db_query": "q"},
             "attendee_profile": {"cpu_ms": 25.0, "namespace": "profile", "db_query": "q"},
-            "register": {"cpu_ms": 40.0, "db_query": "w", "write": True,
-                         "invalidates": ["profile"]},
-        },  # fmt: skip
+            "register": {
+                "cpu_ms": 40.0,
+                "db_query": "w",
+                "write": True,
+                "invalidates": ["profile"],
+            },
+        },
         infrastructure__db={
             "connections": 8,
-            "queries": {"q": {"with_index_ms": 20.0, "without_index_ms": 80.0},
-                        "w": {"with_index_ms": 10.0, "without_index_ms": 20.0}},
-        },  # fmt: skip
+            "queries": {
+                "q": {"with_index_ms": 20.0, "without_index_ms": 80.0},
+                "w": {"with_index_ms": 10.0, "without_index_ms": 20.0},
+            },
+        },
         infrastructure__api={"slots_per_replica": 24, "cpus_per_replica": 13},  # CPU rho ~0.84
         infrastructure__cache={"enabled": True},
         scaling={"min_replicas": 1, "max_replicas": 1},

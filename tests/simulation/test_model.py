@@ -20,7 +20,9 @@ SHORT = ["horizon_s=5400"]
 
 
 def _stable(summary: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in summary.items() if k not in ("wall_seconds", "requests_per_wall_second")}
+    return {
+        k: v for k, v in summary.items() if k not in ("wall_seconds", "requests_per_wall_second")
+    }
 
 
 def test_same_seed_same_result_other_seed_other_result() -> None:
@@ -37,7 +39,9 @@ def test_jobs_follow_the_routing_policy_in_the_config() -> None:
     # The whole routes mapping, as given, replaces the default one: everything
     # but notification_sending now takes default_route (normal).
     moved = simulate(
-        load_scenario(None, [*SHORT, "queues.routes={notification_sending: {queue: low, priority: 4}}"])
+        load_scenario(
+            None, [*SHORT, "queues.routes={notification_sending: {queue: low, priority: 4}}"]
+        )
     ).summary()
     before, after = default["queues"], moved["queues"]
     registrations = default["requests_by_class"]["register"]  # one notification each
@@ -58,9 +62,13 @@ def _read_heavy(writes_per_s: float | None) -> float:
         workload__streams=streams,
         infrastructure__request_classes={
             "event_detail": {"cpu_ms": 1.0, "namespace": "event_detail", "db_query": "q"},
-            "register": {"cpu_ms": 1.0, "db_query": "q", "write": True,
-                         "invalidates": ["event_detail"]},
-        },  # fmt: skip
+            "register": {
+                "cpu_ms": 1.0,
+                "db_query": "q",
+                "write": True,
+                "invalidates": ["event_detail"],
+            },
+        },
         infrastructure__db={"queries": {"q": {"with_index_ms": 2.0, "without_index_ms": 2.0}}},
         infrastructure__cache={"enabled": True},
         infrastructure__api={"slots_per_replica": 16, "cpus_per_replica": 16},
@@ -135,7 +143,8 @@ def test_default_workload_shape() -> None:
     assert int(layout.size.sum()) >= 199_000
     assert float(np.max(layout.size)) > 8 * float(np.median(layout.size))  # heavy tail
     overlapping = np.sum(
-        (layout.start[:, None] < layout.end[None, :]) & (layout.start[None, :] < layout.end[:, None])
+        (layout.start[:, None] < layout.end[None, :])
+        & (layout.start[None, :] < layout.end[:, None])
     )
     assert overlapping > 10 * layout.count  # events run concurrently
     assert platform.workload.expected_requests() >= 5_000_000
