@@ -20,7 +20,7 @@ from perfcore.errors import CheckFailed, ServiceUnavailable
 # name -> "module:attribute" of a click command or group, with its one-line help.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "stack": (
-        "perfcore.stack_cli:stack",
+        "perfcore.stack.cli:stack",
         "Start, stop and inspect local Redis, Redis Cluster, MariaDB.",
     ),
     "config": ("perfcore.config_cli:config", "Print the default configuration or check a file."),

@@ -50,7 +50,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if docker_items and not docker_available():
         # Kubernetes (K3s) cannot run without Docker; its HTTP-level tests still run.
         marker = pytest.mark.skip(
-            reason="no Docker daemon reachable: K3s/testcontainers test not run"
+            reason="no Docker daemon reachable: testcontainers test not run"
         )
         for item in docker_items:
             item.add_marker(marker)
