@@ -93,6 +93,7 @@ class Platform:
         self.requests = 0
         self._pending: list[tuple[_Chunk, int, int, list[float], list[float], list[int]]] = []
         self._recorded_until = self._served_until = 0.0
+        self._minute = 0
         env.process(self._traffic())
         env.process(self._minute_clock())
         env.process(self.autoscaler.run())
@@ -103,7 +104,12 @@ class Platform:
             env.process(timed_jobs(env, spec, seed, self.jobs.submit))
 
     def run(self) -> None:
-        self.env.run(until=self.scenario.horizon_s)
+        horizon = self.scenario.horizon_s
+        self.env.run(until=horizon)
+        # SimPy stops before the events due exactly at the horizon: close the last minute.
+        self.jobs.advance(horizon)
+        if self._minute < self.metrics.minutes:
+            self._sample_minute()
 
     # ----------------------------------------------------------- processes
 
@@ -205,13 +211,15 @@ class Platform:
                 self.jobs.submit(job_type, end[picked])
 
     def _minute_clock(self) -> Generator[simpy.Event, None, None]:
-        minute = 0
         while True:
             yield self.env.timeout(60.0)
             self.jobs.advance(self.env.now)
-            depths = [q.depth for q in self.jobs.queues]
-            self.metrics.sample(minute, self.cluster.replicas, self.cluster.ready, depths)
-            minute += 1
+            self._sample_minute()
+
+    def _sample_minute(self) -> None:
+        depths = [q.depth for q in self.jobs.queues]
+        self.metrics.sample(self._minute, self.cluster.replicas, self.cluster.ready, depths)
+        self._minute += 1
 
     # ------------------------------------------------------------- wiring
 
