@@ -46,7 +46,6 @@ class ClassTable:
 
     cpu_s: list[float]
     db_s: list[float]  # mean query time, 0 when the class runs no query
-    namespace: list[str | None]
     offset: list[int]  # -1: not cached
     use_l1: list[bool]
     ttl_s: list[float]
@@ -57,13 +56,12 @@ class ClassTable:
     def build(cls, scenario: Scenario, cache: CacheTier) -> ClassTable:
         infra = scenario.infrastructure
         queries = infra.db.queries
-        t = ClassTable([], [], [], [], [], [], [], [])
+        t = ClassTable([], [], [], [], [], [], [])
         for name in REQUEST_CLASSES:
             spec = infra.request_classes.get(name)
             if spec is None:  # a class the scenario dropped: never arrives
                 t.cpu_s.append(0.0)
                 t.db_s.append(0.0)
-                t.namespace.append(None)
                 t.offset.append(-1)
                 t.use_l1.append(False)
                 t.ttl_s.append(0.0)
@@ -76,7 +74,6 @@ class ClassTable:
             t.db_s.append(ms / 1000.0)
             ttl = cache.ttl(spec.namespace) if spec.namespace else None
             cached = cache.enabled and not spec.write and ttl is not None
-            t.namespace.append(spec.namespace if cached else None)
             t.offset.append(cache.offset[spec.namespace] if cached and spec.namespace else -1)
             t.use_l1.append(bool(cached and spec.namespace and cache.uses_l1(spec.namespace)))
             t.ttl_s.append(ttl if ttl is not None else 0.0)

@@ -47,3 +47,17 @@ def test_ttl_and_little() -> None:
     assert ttl_hit_ratio(1.0, 1.0) == pytest.approx(0.5)
     assert ttl_hit_ratio(10.0, 0.0) == 0.0
     assert little_l(100.0, 0.05) == pytest.approx(5.0)
+
+
+def test_server_pool_is_fcfs_and_resizes_like_a_deployment() -> None:
+    from simulation.model.pool import ServerPool
+
+    pool = ServerPool(2)
+    assert pool.serve(0.0, 5.0) == (0.0, 5.0)
+    assert pool.serve(1.0, 5.0) == (1.0, 6.0)
+    assert pool.serve(2.0, 1.0) == (5.0, 6.0)  # waits for the first free server
+    assert pool.busy(5.5) == 2
+    pool.resize(3, now=5.5)  # a new server is free from now on
+    assert pool.serve(5.5, 1.0) == (5.5, 6.5)
+    pool.resize(1, now=5.5)  # removal takes the earliest-free servers: work in flight completes
+    assert pool.size == 1 and pool.heap == [6.5]
