@@ -15,6 +15,7 @@ Every field has a default, so an empty scenario is the built-in default day:
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -345,6 +346,30 @@ class Scenario(Section):
 
 
 PLATFORM_SECTIONS = ("cache", "queues", "scaling", "dbopt")
+# Mappings whose defaults a partial ``--set`` should extend rather than replace:
+# ``--set infrastructure.request_classes.register.cpu_ms=50`` keeps the other classes.
+_DEFAULT_MAPPINGS = (
+    ("infrastructure", "request_classes"),
+    ("infrastructure", "db", "queries"),
+    ("infrastructure", "job_types"),
+    ("cache", "namespaces"),
+)
+
+
+def _fill_default_mappings(data: dict[str, Any]) -> dict[str, Any]:
+    """Spell out the default mappings the input does not give, so overrides merge into them."""
+    defaults = Scenario().model_dump(mode="json")
+    data = copy.deepcopy(data)
+    for path in _DEFAULT_MAPPINGS:
+        node, default = data, defaults
+        for key in path[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                break  # not a mapping: validation will name it
+            node, default = child, default[key]
+        else:
+            node.setdefault(path[-1], default[path[-1]])
+    return data
 
 
 def load_scenario(
@@ -358,7 +383,9 @@ def load_scenario(
 
     ``platform_path`` is a perfcore configuration file (e.g. a tuner's
     ``recommended.yaml``) whose sections replace the scenario's; ``overrides``
-    (``dotted.path=value``) apply last. Errors are one-line :class:`ConfigError`.
+    (``dotted.path=value``) apply last, into the default request classes,
+    queries, job types and cache namespaces unless the input gave its own.
+    Errors are one-line :class:`ConfigError`.
     """
     data: Any = read_yaml_file(path) if path is not None else {}
     if data is None:
@@ -371,7 +398,7 @@ def load_scenario(
             raise ConfigError(f"{platform_path}: expected a mapping at the top level")
         validate_model(PerfcoreConfig, platform)
         data = {**data, **{k: v for k, v in platform.items() if k in PLATFORM_SECTIONS}}
-    data = apply_overrides(data, overrides or [])
+    data = apply_overrides(_fill_default_mappings(data), overrides or [])
     if seed is not None:
         data["seed"] = seed
     return validate_model(Scenario, data)

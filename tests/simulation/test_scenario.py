@@ -54,3 +54,23 @@ def test_errors_are_one_line_and_name_the_field(overrides: list[str], message: s
         load_scenario(None, overrides)
     text = str(info.value)
     assert message in text and "\n" not in text
+
+
+def test_partial_overrides_extend_default_mappings() -> None:
+    sc = load_scenario(
+        None,
+        [
+            "cache.default_ttl_s=60",
+            "cache.namespaces.event_detail.ttl_s=5",
+            "infrastructure.request_classes.register.cpu_ms=50",
+            "infrastructure.db.queries.event_by_id.with_index_ms=9",
+        ],
+    )
+    assert sc.cache.default_ttl_s == 60
+    assert sc.cache.namespaces["dashboard"].ttl_s == 10  # scenario default kept
+    assert sc.cache.namespaces["event_detail"].ttl_s == 5
+    classes = sc.infrastructure.request_classes
+    assert classes["register"].cpu_ms == 50 and classes["register"].write
+    assert len(classes) == 8
+    assert sc.infrastructure.db.queries["event_by_id"].with_index_ms == 9
+    assert "dashboard_stats" in sc.infrastructure.db.queries
