@@ -18,6 +18,7 @@ default), and every error names its field::
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -374,17 +375,21 @@ def read_yaml_file(path: Path) -> Any:
     return parse_yaml(text, str(path))
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+def apply_overrides(
+    data: dict[str, Any], overrides: list[str], defaults: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Return a copy of ``data`` with ``dotted.path=value`` overrides applied.
 
     Values are parsed as YAML, so ``cache.default_ttl_s=60`` sets a number and
-    ``scaling.policy=seed`` a string.
+    ``scaling.policy=seed`` a string. Where a section on the path is missing
+    from ``data``, it starts from its value in ``defaults``, so that
+    ``queues.routes.user_report=...`` changes one route and keeps the others.
 
     >>> apply_overrides({"a": {"b": 1}}, ["a.b=2", "a.c=[1, 2]"])
     {'a': {'b': 2, 'c': [1, 2]}}
+    >>> apply_overrides({}, ["m.y=2"], defaults={"m": {"x": 1}})
+    {'m': {'x': 1, 'y': 2}}
     """
-    import copy
-
     result = copy.deepcopy(data)
     for item in overrides:
         path, sep, raw = item.partition("=")
@@ -392,8 +397,12 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             raise ConfigError(f"--set {item}: expected dotted.path=value")
         keys = path.strip().split(".")
         node: dict[str, Any] = result
+        default: Any = defaults or {}
         for key in keys[:-1]:
-            child = node.setdefault(key, {})
+            default = default.get(key) if isinstance(default, dict) else None
+            if key not in node:
+                node[key] = copy.deepcopy(default) if isinstance(default, dict) else {}
+            child = node[key]
             if not isinstance(child, dict):
                 raise ConfigError(f"{path}: {key} is not a section")
             node = child
@@ -401,11 +410,17 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return result
 
 
+def _default_config_data() -> dict[str, Any]:
+    return PerfcoreConfig().model_dump(mode="json")
+
+
 def load_config_text(text: str, overrides: list[str] | None = None) -> PerfcoreConfig:
     data = parse_yaml(text) or {}
     if not isinstance(data, dict):
         raise ConfigError("(root): expected a mapping")
-    return validate_model(PerfcoreConfig, apply_overrides(data, overrides or []))
+    return validate_model(
+        PerfcoreConfig, apply_overrides(data, overrides or [], _default_config_data())
+    )
 
 
 def load_config(path: Path | None = None, overrides: list[str] | None = None) -> PerfcoreConfig:
@@ -415,7 +430,9 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None) ->
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    return validate_model(PerfcoreConfig, apply_overrides(data, overrides or []))
+    return validate_model(
+        PerfcoreConfig, apply_overrides(data, overrides or [], _default_config_data())
+    )
 
 
 def dump_yaml(model: BaseModel) -> str:

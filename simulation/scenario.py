@@ -15,7 +15,6 @@ Every field has a default, so an empty scenario is the built-in default day:
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -346,30 +345,6 @@ class Scenario(Section):
 
 
 PLATFORM_SECTIONS = ("cache", "queues", "scaling", "dbopt")
-# Mappings whose defaults a partial ``--set`` should extend rather than replace:
-# ``--set infrastructure.request_classes.register.cpu_ms=50`` keeps the other classes.
-_DEFAULT_MAPPINGS = (
-    ("infrastructure", "request_classes"),
-    ("infrastructure", "db", "queries"),
-    ("infrastructure", "job_types"),
-    ("cache", "namespaces"),
-)
-
-
-def _fill_default_mappings(data: dict[str, Any]) -> dict[str, Any]:
-    """Spell out the default mappings the input does not give, so overrides merge into them."""
-    defaults = Scenario().model_dump(mode="json")
-    data = copy.deepcopy(data)
-    for path in _DEFAULT_MAPPINGS:
-        node, default = data, defaults
-        for key in path[:-1]:
-            child = node.setdefault(key, {})
-            if not isinstance(child, dict):
-                break  # not a mapping: validation will name it
-            node, default = child, default[key]
-        else:
-            node.setdefault(path[-1], default[path[-1]])
-    return data
 
 
 def load_scenario(
@@ -398,7 +373,8 @@ def load_scenario(
             raise ConfigError(f"{platform_path}: expected a mapping at the top level")
         validate_model(PerfcoreConfig, platform)
         data = {**data, **{k: v for k, v in platform.items() if k in PLATFORM_SECTIONS}}
-    data = apply_overrides(_fill_default_mappings(data), overrides or [])
+    # Overrides into a mapping (one request class, one route) keep its other default entries.
+    data = apply_overrides(data, overrides or [], Scenario().model_dump(mode="json"))
     if seed is not None:
         data["seed"] = seed
     return validate_model(Scenario, data)

@@ -100,3 +100,14 @@ def test_cli_help_lists_every_subcommand() -> None:
     assert result.returncode == 0
     for name in ("stack", "config", "cache", "simulate", "worker", "queues", "db", "scale"):
         assert f"  {name} " in result.stdout
+
+
+def test_override_into_a_mapping_keeps_its_other_default_entries() -> None:
+    config = load_config_text("", ["queues.routes.user_report={queue: low, priority: 4}"])
+    defaults = PerfcoreConfig().queues.routes
+    assert config.queues.routes["user_report"].queue == "low"
+    assert set(config.queues.routes) == set(defaults)
+    assert config.queues.routes["emergency_alert"] == defaults["emergency_alert"]
+    # A file that spells out a mapping replaces it whole, as written.
+    replaced = load_config_text("queues:\n  routes:\n    user_report: {queue: low, priority: 4}\n")
+    assert set(replaced.queues.routes) == {"user_report"}
