@@ -17,8 +17,8 @@ install: $(STAMP)
 simulate: $(STAMP)
 	$(VENV)/bin/perfcore simulate
 
-## whole suite: installs what it needs, real services start and stop inside pytest
-test: $(STAMP) services
+## whole suite: lint and types, then pytest; real services start and stop inside pytest
+test: $(STAMP) services lint
 	scripts/run-tests -q -ra $(PYTEST_ARGS)
 
 services:
@@ -26,8 +26,8 @@ services:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check perfcore simulation
-	$(VENV)/bin/mypy perfcore
+	$(VENV)/bin/ruff format --check perfcore simulation tests benchmarks loadtests notebooks
+	$(VENV)/bin/mypy perfcore simulation
 
 bench: $(STAMP) services
 	scripts/run-tests benchmarks -q -s $(PYTEST_ARGS)

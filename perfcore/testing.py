@@ -49,9 +49,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     docker_items = [item for item in items if item.get_closest_marker("docker")]
     if docker_items and not docker_available():
         # Kubernetes (K3s) cannot run without Docker; its HTTP-level tests still run.
-        marker = pytest.mark.skip(
-            reason="no Docker daemon reachable: testcontainers test not run"
-        )
+        marker = pytest.mark.skip(reason="no Docker daemon reachable: testcontainers test not run")
         for item in docker_items:
             item.add_marker(marker)
 
