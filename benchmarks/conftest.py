@@ -3,7 +3,8 @@
 Targets are ratios against a baseline measured side by side in the same session
 (these machines are noisy), never absolute times.  A benchmark records a ratio
 with ``report_ratio(name, value, target, better="lower")``; the table is printed
-in pytest's terminal summary and written to ``reports/benchmarks.json``.
+in pytest's terminal summary and written to ``reports/benchmarks.json``; a
+missed target makes the run exit 1, so ``make bench`` is a regression gate.
 """
 
 from __future__ import annotations
@@ -62,3 +63,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     previous = json.loads(out.read_text()) if out.exists() else {}
     previous.update({row["name"]: row for row in _RATIOS})
     out.write_text(json.dumps(previous, indent=2))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A missed target is a failed gate: exit 1, like a failed check anywhere else.
+    if exitstatus == 0 and any(not row["ok"] for row in _RATIOS):
+        session.exitstatus = 1

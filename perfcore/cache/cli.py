@@ -9,7 +9,6 @@ keys per namespace); in-process L1 counters live in the application
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import click
 
 from perfcore.cache.backend import BACKEND_ERRORS, RedisBackend, check_url
 from perfcore.cache.keys import split_redis_key, validate_pattern
+from perfcore.cli_options import emit, json_option, out_option
 from perfcore.config import CacheConfig, load_config
 from perfcore.errors import ServiceUnavailable
 
@@ -44,13 +44,6 @@ def _cache_config(
         updates["key_prefix"] = prefix
     data = cache.model_dump() | updates
     return CacheConfig.model_validate(data)
-
-
-def _emit(payload: dict[str, Any], as_json: bool, out: Path | None, name: str, text: str) -> None:
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / name).write_text(json.dumps(payload, indent=2) + "\n")
-    click.echo(json.dumps(payload) if as_json else text)
 
 
 async def l2_report(config: CacheConfig) -> dict[str, Any]:
@@ -104,10 +97,6 @@ prefix_option = click.option("--prefix", default=None, help="cache key prefix [d
 config_option = click.option(
     "--config", "config_file", type=click.Path(path_type=Path), default=None, help="YAML config"
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-out_option = click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="also write JSON into DIR"
-)
 
 
 @click.group()
@@ -136,7 +125,7 @@ def stats(
     """Server counters of every primary and the number of cache keys per namespace."""
     config = _cache_config(config_file, redis_url, prefix)
     report = asyncio.run(l2_report(config))
-    _emit(report, as_json, out, "cache-stats.json", _format_report(report))
+    emit(report, as_json=as_json, out=out, stem="cache-stats", text=_format_report(report))
 
 
 @cache.command()
@@ -163,13 +152,8 @@ def invalidate(
     config = _cache_config(config_file, redis_url, prefix)
     removed = asyncio.run(_invalidate(config, pattern))
     payload = {"redis": config.redis_url, "pattern": pattern, "removed": removed}
-    _emit(
-        payload,
-        as_json,
-        out,
-        "cache-invalidate.json",
-        f"removed {removed} keys matching {pattern!r}",
-    )
+    text = f"removed {removed} keys matching {pattern!r}"
+    emit(payload, as_json=as_json, out=out, stem="cache-invalidate", text=text)
 
 
 async def _invalidate(config: CacheConfig, pattern: str) -> int:

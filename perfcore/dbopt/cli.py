@@ -9,7 +9,6 @@ perfcore db advise --dsn DSN --apply --measure-latency --json  # build, then tim
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -17,18 +16,13 @@ from typing import Any
 
 import click
 
+from perfcore.cli_options import emit, json_option, out_option
 from perfcore.config import DbOptConfig, load_config
 from perfcore.errors import BadInput
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 _UNIT_HOURS = {"s": 1 / 3600, "m": 1 / 60, "h": 1.0, "d": 24.0, "": 1.0}
 
-json_option = click.option(
-    "--json", "as_json", is_flag=True, help="print one JSON object on stdout"
-)
-out_option = click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="write report files into DIR"
-)
 dsn_option = click.option(
     "--dsn",
     required=True,
@@ -49,16 +43,6 @@ def _check_dsn(dsn: str) -> str:
     if not dsn.startswith(("mysql+pymysql://", "mariadb+pymysql://")):
         raise BadInput("--dsn: expected mysql+pymysql://user@host:port/database")
     return dsn
-
-
-def _emit(payload: dict[str, Any], as_json: bool, out: Path | None, name: str, text: str) -> None:
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-        (out / f"{name}.md").write_text(text)
-    click.echo(
-        json.dumps(payload, default=str) if as_json else text, nl=not text.endswith("\n") or as_json
-    )
 
 
 @click.group()
@@ -141,7 +125,14 @@ def advise(
         use_slow_log=not no_table_log,
     )
     report = run_advisor(options, config)
-    _emit(report.to_json(), as_json, out, "dbopt-report", report.to_markdown())
+    emit(
+        report.to_json(),
+        as_json=as_json,
+        out=out,
+        stem="dbopt-report",
+        text=report.to_markdown(),
+        markdown=report.to_markdown(),
+    )
 
 
 @db.command()
@@ -167,7 +158,7 @@ def seed(dsn: str, rows: int, rng_seed: int, as_json: bool, out: Path | None) ->
         "\n".join(f"{t}: {n} rows" for t, n in counts.items())
         + f"\nloaded in {payload['seconds']} s\n"
     )
-    _emit(payload, as_json, out, "dbopt-seed", text)
+    emit(payload, as_json=as_json, out=out, stem="dbopt-seed", text=text, markdown=text)
 
 
 @db.command()
@@ -190,4 +181,4 @@ def workload(dsn: str, rows: int, repeats: int, as_json: bool, out: Path | None)
         "\n".join([*lines, f"total: {result.total_s:.3f} s for {result.statements} statements"])
         + "\n"
     )
-    _emit(payload, as_json, out, "dbopt-workload", text)
+    emit(payload, as_json=as_json, out=out, stem="dbopt-workload", text=text, markdown=text)

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from perfcore.cli_options import emit, json_option, out_option
 from perfcore.config import QueuesConfig, load_config
 from perfcore.errors import BadInput, CheckFailed
 
@@ -47,13 +48,6 @@ def resolve_redis_url(explicit: str | None, config_path: Path | None, config: Qu
         if info.get("running") and isinstance(info.get("url"), str):
             return str(info["url"])
     return config.redis_url
-
-
-def _emit(payload: dict[str, Any], as_json: bool, out: Path | None, name: str, text: str) -> None:
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / name).write_text(json.dumps(payload, indent=2) + "\n")
-    click.echo(json.dumps(payload) if as_json else text)
 
 
 # ------------------------------------------------------------------- worker
@@ -113,8 +107,8 @@ def queues() -> None:
 @redis_option
 @config_option
 @set_option
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="also write JSON here")
+@json_option
+@out_option
 def status(
     redis_url: str | None,
     config_path: Path | None,
@@ -130,7 +124,7 @@ def status(
     url = resolve_redis_url(redis_url, config_path, config)
     statuses = status_sync(config, redis_url=url)
     payload = {"redis": url, "queues": {s.name: s.to_dict() for s in statuses}}
-    _emit(payload, as_json, out, "queues-status.json", format_table(statuses))
+    emit(payload, as_json=as_json, out=out, stem="queues-status", text=format_table(statuses))
 
 
 @queues.command()
@@ -140,7 +134,8 @@ def status(
 @redis_option
 @config_option
 @set_option
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@json_option
+@out_option
 def add(
     job_type: str,
     data_json: str,
@@ -149,6 +144,7 @@ def add(
     config_path: Path | None,
     overrides: tuple[str, ...],
     as_json: bool,
+    out: Path | None,
 ) -> None:
     """Add one JOB_TYPE job where the routing policy sends it."""
     from perfcore.queues.manager import QueueManager
@@ -175,7 +171,7 @@ def add(
 
     result = asyncio.run(run())
     text = f"added {result['type']} as job {result['id']} to {result['queue']} (priority {result['priority']})"
-    _emit(result, as_json, None, "", text)
+    emit(result, as_json=as_json, out=out, stem="queues-add", text=text)
 
 
 @queues.command("init-db")

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import click
 from pydantic import Field
 
+from perfcore.cli_options import json_option, out_option
 from perfcore.config import ConfigError, ScalingConfig, Section, load_config, validate_model
 from perfcore.errors import BadInput
 from perfcore.scaling.policies import POLICIES, Observation, PolicyHistory, make_policy
@@ -30,10 +31,6 @@ config_option = click.option(
 )
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a config field"
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="one JSON object on stdout")
-out_option = click.option(
-    "--out", type=click.Path(path_type=Path, file_okay=False), default=None, help="write files here"
 )
 
 
