@@ -5,7 +5,10 @@
   concurrency on the same jobs (throughput ratio, target >= 0.9);
 * urgent wait: p95 wait of urgent jobs behind a mixed backlog in one queue, with
   perfcore's translated priorities vs the seed's numbers copied verbatim (lower
-  is better: copied, "10 = urgent" runs urgent jobs *last* in BullMQ).
+  is better: copied, "10 = urgent" runs urgent jobs *last* in BullMQ);
+* idle pickup: the slowest of 15 urgent jobs added one at a time to an idle
+  perfcore worker vs an idle raw ``bullmq.Worker`` with the library's default
+  drainDelay (lower is better, target <= 1).
 
 Run: ``.venv/bin/pytest benchmarks/test_queues_bench.py`` (ratios print at the end).
 """
@@ -18,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -235,4 +239,67 @@ def test_urgent_wait_under_mixed_backlog(
         better="lower",
         detail=f"{statistics.median(ours) * 1000:.0f} ms vs {statistics.median(copied) * 1000:.0f} ms "
         f"behind {BACKLOG} jobs",
+    )
+
+
+# -------------------------------------------------------------- idle pickup
+
+PICKUPS = 15
+
+
+async def slowest_pickup(config: QueuesConfig, raw: bool) -> float:
+    """Add urgent jobs one at a time, at random moments, to an idle worker: the slowest pickup."""
+    import random
+
+    picked: dict[str, float] = {}
+
+    def mark(job_id: str) -> None:
+        picked[job_id] = time.perf_counter()
+
+    if raw:
+
+        async def process(job: Job, token: str) -> Any:
+            mark(str(job.id))
+
+        target = parse_redis_url(config.redis_url)
+        worker: Any = Worker(
+            "critical", process, {**queue_options(target, config.prefix), "concurrency": 20}
+        )
+    else:
+        worker = WorkerProcess(
+            config, ["critical"], concurrency=20, handlers={"emergency_alert": echo}
+        )
+        await worker.start()
+        for each in worker.workers:
+            each.on("completed", lambda job, result: mark(str(job.id)))
+    rng = random.Random(7)
+    slowest = 0.0
+    async with QueueManager(config) as manager:
+        for _ in range(PICKUPS):
+            await asyncio.sleep(rng.uniform(0.5, 6.0))  # idle long enough to be blocking
+            added = time.perf_counter()
+            job_id = str((await manager.add("emergency_alert", {"n": 0})).id)
+            await wait_until(partial(picked.__contains__, job_id), timeout_s=30)
+            slowest = max(slowest, picked[job_id] - added)
+    await (worker.close() if raw else worker.stop())
+    return slowest
+
+
+def test_idle_worker_picks_up_urgent_jobs_at_once(
+    benchmark: Any, redis_queues_url: str, tmp_path: Path, report_ratio: Callable[..., None]
+) -> None:
+    ours: list[float] = []
+    raw: list[float] = []
+
+    def one_round() -> None:
+        raw.append(run(slowest_pickup(bench_config(redis_queues_url, tmp_path), raw=True)))
+        ours.append(run(slowest_pickup(bench_config(redis_queues_url, tmp_path), raw=False)))
+
+    benchmark.pedantic(one_round, rounds=1, iterations=1)
+    report_ratio(
+        "queues.idle urgent pickup, slowest of 15: perfcore/raw bullmq default",
+        max(ours) / max(max(raw), 1e-3),
+        1.0,
+        better="lower",
+        detail=f"{max(ours) * 1000:.0f} ms vs {max(raw) * 1000:.0f} ms",
     )

@@ -212,6 +212,10 @@ class QueuesConfig(Section):
     export_dir: str = Field("reports/exports", description="where data_export writes CSV files")
     lock_duration_ms: int = Field(30_000, gt=0, description="job lock; renewed while it runs")
     stalled_interval_ms: int = Field(30_000, gt=0, description="how often stalled jobs are checked")
+    # bullmq's Python worker blocks on its queue's marker for drainDelay seconds
+    # when idle; at its default (5 s) a job added near the end of a block was
+    # measured waiting up to 2-8 s. A 1 s block costs one round trip a second.
+    drain_delay_s: float = Field(1.0, gt=0, le=10, description="idle worker's blocking wait")
     max_stalled_count: int = Field(1, ge=0, description="stalls before a job fails")
     shutdown_timeout_s: float = Field(30.0, gt=0, description="SIGTERM grace for in-flight jobs")
     handlers: list[str] = Field(

@@ -165,6 +165,7 @@ class WorkerProcess:
             "concurrency": self.concurrency[queue_name],
             "lockDuration": self.config.lock_duration_ms,
             "stalledInterval": self.config.stalled_interval_ms,
+            "drainDelay": self.config.drain_delay_s,
             "maxStalledCount": self.config.max_stalled_count,
             # for jobs added without retention options (e.g. by other producers)
             "removeOnComplete": defaults.remove_on_complete,

@@ -17,7 +17,7 @@ from typing import Any
 from perfcore.errors import ServiceUnavailable
 from perfcore.stack.mariadb_server import DATABASE, SERVER_OPTIONS, mariadb_dsn, mariadb_ready
 from perfcore.stack.process import HOST, free_port, port_answers, wait_until
-from perfcore.stack.redis_server import cluster_url, wait_for_cluster
+from perfcore.stack.redis_server import CLUSTER_PORT_LIMIT, cluster_url, wait_for_cluster
 
 REDIS_IMAGE = "redis:7.2"
 MARIADB_IMAGE = "mariadb:10.11"
@@ -70,7 +70,7 @@ def start_redis_containers(
     policy: str, count: int, cluster: bool
 ) -> tuple[str, list[int], list[str]]:
     """Start ``count`` Redis containers; return (url, ports, container ids)."""
-    ports = [free_port() for _ in range(count)]
+    ports = [free_port(CLUSTER_PORT_LIMIT) for _ in range(count)]
     options = ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"] if cluster else []
     ids = [
         _run(

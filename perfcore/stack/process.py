@@ -24,11 +24,15 @@ HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
 
 
-def free_port() -> int:
-    """A TCP port that was free on loopback a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+def free_port(below: int = 65536) -> int:
+    """A TCP port under ``below`` that was free on loopback a moment ago."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((HOST, 0))
+            port = int(sock.getsockname()[1])
+        if port < below:
+            return port
+    raise ServiceUnavailable(f"no free loopback port below {below}")
 
 
 def find_program(name: str) -> str | None:
@@ -172,13 +176,15 @@ class Server(ABC):
 T = TypeVar("T")
 
 
-def with_port_retries(start: Callable[[int], T], port: int | None, attempts: int = 3) -> T:
+def with_port_retries(
+    start: Callable[[int], T], port: int | None, attempts: int = 3, below: int = 65536
+) -> T:
     """Start on ``port``, or on a fresh free port, retrying when another process won the race."""
     if port is not None:
         return start(port)
     for attempt in range(attempts):
         try:
-            return start(free_port())
+            return start(free_port(below))
         except ServiceUnavailable:
             if attempt == attempts - 1:
                 raise

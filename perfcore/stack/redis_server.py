@@ -21,6 +21,8 @@ from perfcore.stack.process import (
     with_port_retries,
 )
 
+CLUSTER_PORT_LIMIT = 65536 - 10000
+
 
 @dataclass
 class RedisServer(Server):
@@ -64,6 +66,8 @@ def start_redis(
             run_dir, chosen, maxmemory_policy=maxmemory_policy, cluster=cluster
         ).start(),
         port,
+        # A cluster node also listens on port + 10000 (the cluster bus).
+        below=CLUSTER_PORT_LIMIT if cluster else 65536,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,10 @@ import httpx
 import pytest
 
 from perfcore.service.load_shape import CHECKIN, DRAIN, REGISTRATION, phase_at
+from perfcore.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PERFCORE = [sys.executable, "-m", "perfcore"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
