@@ -14,6 +14,7 @@ Use it with ``pytest_plugins = ["perfcore.testing"]`` in a conftest.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest
 
 from perfcore.errors import ServiceUnavailable
 from perfcore.stack import Stack
+from perfcore.stack.process import stop_all
 
 
 def in_ci() -> bool:
@@ -57,8 +59,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def _stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(tmp_path_factory.mktemp("stack"))
-    yield stack
-    stack.down()
+
+    def stop_and_exit(signum: int, frame: object) -> None:
+        # A terminated run (CI time-out, Ctrl-C twice) must not leave servers behind.
+        stack.down()
+        stop_all()  # servers tests started for themselves (outage tests)
+        os._exit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop_and_exit)
+    try:
+        yield stack
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        stack.down()
 
 
 def _service_url(stack: Stack, name: str) -> str:

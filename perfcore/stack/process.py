@@ -112,7 +112,15 @@ def wait_until(
     raise ServiceUnavailable(f"{what} did not become ready in {timeout_s:.0f} s ({last_error})")
 
 
-S = TypeVar("S", bound="Server")
+# Servers this process started and has not stopped: stop_all() ends them on a
+# fatal signal, where no finally block or fixture teardown would run.
+_running: dict[int, Server] = {}
+
+
+def stop_all() -> None:
+    """Stop every server this process started (for signal handlers)."""
+    for server in list(_running.values()):
+        server.stop()
 
 
 @dataclass
@@ -158,6 +166,7 @@ class Server(ABC):
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        _running[id(self)] = self
         what = f"{type(self).__name__} on port {self.port}"
         try:
             wait_until(self._ready, what, self.child, self.log, self.start_timeout_s)
@@ -167,7 +176,10 @@ class Server(ABC):
         return self
 
     def stop(self) -> None:
+        _running.pop(id(self), None)
         if self.child is not None:
+            if self.child.poll() is None:
+                os.kill(self.child.pid, signal.SIGCONT)  # a paused server cannot act on SIGTERM
             stop_pid(self.child.pid)
             self.child.poll()
             self.child = None

@@ -105,12 +105,14 @@ def wait_for_cluster(ports: list[int]) -> None:
 
 def start_redis_cluster(run_dir: Path, primaries: int = 3) -> RedisCluster:
     """Start cluster-enabled servers and join them with ``redis-cli --cluster create``."""
-    cluster = RedisCluster(
-        [
-            start_redis(run_dir / f"node{i}", cluster=True, maxmemory_policy="noeviction")
-            for i in range(primaries)
-        ]
-    )
+    cluster = RedisCluster([])
+    try:
+        for i in range(primaries):
+            node = start_redis(run_dir / f"node{i}", cluster=True, maxmemory_policy="noeviction")
+            cluster.servers.append(node)
+    except ServiceUnavailable:
+        cluster.stop()  # the nodes already running would otherwise outlive the failure
+        raise
     create = [
         require_program("redis-cli", "redis-tools"),
         *("--cluster", "create", *(f"{h}:{p}" for h, p in cluster.nodes)),
