@@ -141,7 +141,12 @@ class NaiveModel:
                     ):
                         self.hits += 1
                         if d is not None:
-                            d[gk] = (l1_expiry(now, exp, cache.l1_max_ttl), now)
+                            d[gk] = (
+                                l1_expiry(
+                                    now, exp, cache.l1_max_ttl, cache.fetch_s[gk], self.path.beta
+                                ),
+                                now,
+                            )
                         yield env.timeout(rtt)
                     elif flight is not None:
                         yield flight  # single-flight: wait for the fetch in progress
@@ -161,7 +166,13 @@ class NaiveModel:
                         flight.succeed()
                         if d is not None:
                             d[gk] = (
-                                l1_expiry(env.now, env.now + tab.ttl_s[c], cache.l1_max_ttl),
+                                l1_expiry(
+                                    env.now,
+                                    env.now + tab.ttl_s[c],
+                                    cache.l1_max_ttl,
+                                    cache.fetch_s[gk],
+                                    self.path.beta,
+                                ),
                                 env.now,
                             )
                         yield env.timeout(rtt)

@@ -46,7 +46,6 @@ from perfcore.cache.policy import (
     uses_memory,
     xfetch_possible,
     xfetch_should_refresh,
-    xfetch_window_start,
 )
 from perfcore.cache.singleflight import SingleFlight
 from perfcore.cache.stats import NamespaceStats, tiers
@@ -293,12 +292,13 @@ class CacheManager:
         if self._invalidations.touched_since(seq, namespace, key):
             return
         now = self._clock()
-        # End the L1 copy where XFetch's window opens, so reads reach L2 (and
-        # its early-refresh draw) before the value expires; never after L2.
-        l2_until = xfetch_window_start(
-            entry.expires_at, entry.fetch_seconds, self.config.xfetch_beta
+        expires_at = l1_expiry(
+            now,
+            entry.expires_at,
+            self.config.l1.max_ttl_s,
+            entry.fetch_seconds,
+            self.config.xfetch_beta,
         )
-        expires_at = l1_expiry(now, l2_until, self.config.l1.max_ttl_s)
         if expires_at > now:
             stats = self._ns(namespace)
             self._l1.set((namespace, key), L1Entry(entry.value, expires_at, entry.size, stats))

@@ -72,15 +72,25 @@ def xfetch_window_start(expires_at: float, fetch_seconds: float, beta: float) ->
     return expires_at - fetch_seconds * beta * XFETCH_HORIZON
 
 
-def l1_expiry(now: float, l2_expires_at: float, l1_max_ttl: float) -> float:
-    """When an L1 copy expires: after ``l1_max_ttl``, but never after its L2 entry.
+def l1_expiry(
+    now: float,
+    l2_expires_at: float,
+    l1_max_ttl: float,
+    fetch_seconds: float = 0.0,
+    beta: float = 0.0,
+) -> float:
+    """When an L1 copy expires: after ``l1_max_ttl``, never after its L2 entry, and,
+    with early refresh on, no later than where XFetch's window opens
+    (:func:`xfetch_window_start`).
 
     >>> l1_expiry(100.0, 130.0, 60.0)
     130.0
     >>> l1_expiry(100.0, 1000.0, 60.0)
     160.0
+    >>> l1_expiry(100.0, 130.0, 60.0, fetch_seconds=0.5, beta=1.0)
+    111.5
     """
-    return min(now + l1_max_ttl, l2_expires_at)
+    return min(now + l1_max_ttl, xfetch_window_start(l2_expires_at, fetch_seconds, beta))
 
 
 def ttl_for(namespace: str, config: CacheConfig, value_is_none: bool) -> float | None:

@@ -175,7 +175,7 @@ class RequestPath:
                         level = L2_HIT
                         end = now + rtt
                         if d is not None:
-                            d[gk] = (l1_exp(now, exp, l1_max), now)
+                            d[gk] = (l1_exp(now, exp, l1_max, fetch[gk], beta), now)
                             if len(d) > l1_cap:
                                 trim(d, now, l1_cap)
                     elif la:
@@ -195,7 +195,7 @@ class RequestPath:
                         exp = done + ttl[c]
                         nxt[gk] = exp
                         if d is not None:
-                            d[gk] = (l1_exp(done, exp, l1_max), done)
+                            d[gk] = (l1_exp(done, exp, l1_max, fetch[gk], beta), done)
                             if len(d) > l1_cap:
                                 trim(d, now, l1_cap)
                         end = done + rtt
