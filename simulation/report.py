@@ -96,7 +96,7 @@ def _plots(cols: dict[str, NDArray[np.float64]], result: RunResult, out: Path) -
     def save(fig: Any, name: str) -> None:
         fig.tight_layout()
         path = out / name
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps a legend placed outside
         plt.close(fig)
         paths.append(path)
 
@@ -116,7 +116,8 @@ def _plots(cols: dict[str, NDArray[np.float64]], result: RunResult, out: Path) -
         label="ready",
     )
     ax2.set_ylabel("replicas")
-    fig.legend(loc="upper left")
+    # Below the plot: inside, it would cover the axis labels or the peak.
+    fig.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
     ax.set_title(f"Load and replicas ({result.scenario.scaling.policy})")
     save(fig, "load_replicas.png")
 
