@@ -14,10 +14,13 @@ DEFAULT_DB = "sqlite:///.perfcore/service.db"
 
 def _check_database_url(url: str) -> str:
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
         parsed = make_url(url)
+        parsed.get_dialect()  # an unknown driver fails here, not in the server's start-up
+    except NoSuchModuleError:  # (a subclass of ArgumentError: first)
+        raise BadInput(f"--db: no SQLAlchemy driver for {parsed.drivername!r}") from None
     except ArgumentError:
         raise BadInput(f"--db: not a SQLAlchemy URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):

@@ -111,3 +111,13 @@ def test_override_into_a_mapping_keeps_its_other_default_entries() -> None:
     # A file that spells out a mapping replaces it whole, as written.
     replaced = load_config_text("queues:\n  routes:\n    user_report: {queue: low, priority: 4}\n")
     assert set(replaced.queues.routes) == {"user_report"}
+
+
+def test_usage_errors_are_one_line_with_exit_code_2() -> None:
+    result = _perfcore("simulate", "--seed", "abc")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: Invalid value for '--seed': 'abc' is not a valid integer. "
+        "(see 'perfcore simulate --help')"
+    )
+    assert _perfcore("no-such-command").returncode == 2
