@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "simulation.cli:simulate",
         "Run the SimPy model of the platform (no servers needed).",
     ),
+    "tune": ("simulation.cli_tune:tune", "Choose config values with the simulation (Optuna)."),
     "worker": ("perfcore.queues.cli:worker", "Run a BullMQ worker for some queues."),
     "queues": ("perfcore.queues.cli:queues", "Inspect the BullMQ priority queues."),
     "db": ("perfcore.dbopt.cli:db", "Index advisor for MySQL and MariaDB."),
