@@ -120,7 +120,11 @@ def check_params(base: Scenario, params: Sequence[Param]) -> None:
             try:
                 with_values(base, {p.path: _cast(p, bound)})
             except ConfigError as exc:
-                raise BadInput(str(exc)) from None
+                # A bound the field itself rejects is bad input. A cross-field rule
+                # (min_replicas <= max_replicas) may hold once another param moves:
+                # such combinations are left to the trials, which record them invalid.
+                if str(exc).startswith(f"{p.path}:"):
+                    raise BadInput(str(exc)) from None
 
 
 def _cast(p: Param, value: float) -> float:
@@ -263,7 +267,8 @@ def tune(
     start, start_fingerprint = _measure(base, -1, _start_values(base, params), violation_weight)
     ok = [r for r in rows if r.state == "ok"]
     if not ok:
-        raise BadInput("params: every trial's configuration was invalid")
+        reason = rows[0].state.removeprefix("invalid: ")
+        raise BadInput(f"params: every trial's configuration was invalid, e.g. {reason}")
     best = min(ok, key=lambda r: (r.objective, r.number))
     if start.objective < best.objective:
         best, (best_scenario, reference) = start, (base, start_fingerprint)

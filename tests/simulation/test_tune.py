@@ -136,6 +136,8 @@ def test_recommendation_beats_the_start_when_resimulated(
         ("scaling.min_replicas=1.5:3:int", "scaling.min_replicas"),
         ("cache.default_ttl_s=a:b", "cache.default_ttl_s"),
         ("cache.default_ttl_s", "cache.default_ttl_s"),
+        # Valid for the field, but always below the scenario's min_replicas (6).
+        ("scaling.max_replicas=1:3:int", "min_replicas must not exceed max_replicas"),
     ],
 )
 def test_bad_param_exits_2_with_one_line(
