@@ -75,6 +75,7 @@ def _plot(result: TuneResult, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     done = [t for t in result.trials if t.state == "ok"]
     xs = [t.number for t in done]
@@ -84,6 +85,7 @@ def _plot(result: TuneResult, path: Path) -> Path:
     ax.scatter(xs, ys, s=18, label="trial objective")
     ax.step(xs, best_so_far, where="post", color="C1", label="best so far")
     ax.axhline(result.start.objective, color="grey", linestyle="--", label="starting config")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel(f"pod-hours + {result.violation_weight:g} x violation min")
     ax.set_yscale("symlog")
