@@ -146,7 +146,23 @@ def add(
     as_json: bool,
     out: Path | None,
 ) -> None:
-    """Add one JOB_TYPE job where the routing policy sends it."""
+    """Add one JOB_TYPE job where the routing policy sends it.
+
+    \b
+    Job data (--data, a JSON object) by handler:
+      notification_sending, real_time_notification, emergency_alert:
+        {"recipient": "a@example.org", "subject": "Doors open", "body": "", "channel": "email"}
+      analytics_processing, dashboard_update, analytics_batch,
+      report_generation, user_report:
+        {"event_ids": [1, 2]}          (omit event_ids for every event)
+      data_export, data_backup:
+        {"table": "registrations", "event_id": 1}
+
+    \b
+    Example:
+      perfcore queues add emergency_alert --redis redis://127.0.0.1:6380/0 \\
+        --data '{"recipient": "ops@example.org", "subject": "Evacuate hall B"}'
+    """
     from perfcore.queues.manager import QueueManager
 
     try:
