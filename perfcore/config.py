@@ -388,11 +388,15 @@ def apply_overrides(
     ``scaling.policy=seed`` a string. Where a section on the path is missing
     from ``data``, it starts from its value in ``defaults``, so that
     ``queues.routes.user_report=...`` changes one route and keeps the others.
+    In a list, a path step picks an item by index or by its ``name``
+    (``queues.queues.normal.concurrency=30``).
 
     >>> apply_overrides({"a": {"b": 1}}, ["a.b=2", "a.c=[1, 2]"])
     {'a': {'b': 2, 'c': [1, 2]}}
     >>> apply_overrides({}, ["m.y=2"], defaults={"m": {"x": 1}})
     {'m': {'x': 1, 'y': 2}}
+    >>> apply_overrides({"q": [{"name": "a", "n": 1}]}, ["q.a.n=5"])
+    {'q': [{'name': 'a', 'n': 5}]}
     """
     result = copy.deepcopy(data)
     for item in overrides:
@@ -400,18 +404,62 @@ def apply_overrides(
         if not sep or not path.strip():
             raise ConfigError(f"--set {item}: expected dotted.path=value")
         keys = path.strip().split(".")
-        node: dict[str, Any] = result
+        node: dict[str, Any] | list[Any] = result
         default: Any = defaults or {}
         for key in keys[:-1]:
-            default = default.get(key) if isinstance(default, dict) else None
-            if key not in node:
-                node[key] = copy.deepcopy(default) if isinstance(default, dict) else {}
-            child = node[key]
-            if not isinstance(child, dict):
+            default = _step(default, key)
+            if isinstance(node, dict) and key not in node:
+                node[key] = copy.deepcopy(default) if isinstance(default, dict | list) else {}
+            child = (
+                _step(node, key) if isinstance(node, dict) else node[_list_index(node, key, path)]
+            )
+            if not isinstance(child, dict | list):
                 raise ConfigError(f"{path}: {key} is not a section")
             node = child
-        node[keys[-1]] = parse_yaml(raw, f"--set {path}")
+        value = parse_yaml(raw, f"--set {path}")
+        if isinstance(node, dict):
+            node[keys[-1]] = value
+        else:
+            node[_list_index(node, keys[-1], path)] = value
     return result
+
+
+def value_at(data: Any, path: str) -> Any:
+    """The value at a dotted ``path`` (list items by index or name, as in overrides).
+
+    >>> value_at({"q": [{"name": "a", "n": 1}], "t": None}, "q.a.n"), value_at({"t": None}, "t")
+    (1, None)
+    """
+    node = data
+    for key in path.split("."):
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and (index := _list_index(node, key, None)) is not None:
+            node = node[index]
+        else:
+            raise ConfigError(f"{path}: unknown field")
+    return node
+
+
+def _step(node: Any, key: str) -> Any:
+    """``node[key]`` for a mapping; for a list, the item at index ``key`` or named ``key``."""
+    if isinstance(node, dict):
+        return node.get(key)
+    if isinstance(node, list):
+        index = _list_index(node, key, None)
+        return node[index] if index is not None else None
+    return None
+
+
+def _list_index(items: list[Any], key: str, path: str | None) -> Any:
+    if key.isdigit() and int(key) < len(items):
+        return int(key)
+    for index, element in enumerate(items):
+        if isinstance(element, dict) and element.get("name") == key:
+            return index
+    if path is None:
+        return None
+    raise ConfigError(f"{path}: no item {key!r} in the list")
 
 
 def _default_config_data() -> dict[str, Any]:

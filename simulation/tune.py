@@ -29,7 +29,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfcore.config import ConfigError, PerfcoreConfig, apply_overrides, validate_model
+from perfcore.config import (
+    ConfigError,
+    PerfcoreConfig,
+    apply_overrides,
+    validate_model,
+    value_at,
+)
 from perfcore.errors import BadInput
 from simulation.run import simulate
 from simulation.scenario import PLATFORM_SECTIONS, Scenario
@@ -103,16 +109,14 @@ def check_params(base: Scenario, params: Sequence[Param]) -> None:
         if p.path in seen:
             raise BadInput(f"{p.path}: given twice")
         seen.add(p.path)
-        keys = p.path.split(".")
-        if keys[0] not in PLATFORM_SECTIONS:
+        if p.path.split(".")[0] not in PLATFORM_SECTIONS:
             raise BadInput(
                 f"{p.path}: not a perfcore config field ({', '.join(PLATFORM_SECTIONS)})"
             )
-        node: Any = data
-        for key in keys:
-            if not isinstance(node, dict) or key not in node:
-                raise BadInput(f"{p.path}: unknown field")
-            node = node[key]
+        try:
+            node = value_at(data, p.path)
+        except ConfigError as exc:
+            raise BadInput(str(exc)) from None
         # None is an optional number (e.g. target_requests_per_replica); the bounds check decides.
         if isinstance(node, bool) or not isinstance(node, int | float | None):
             raise BadInput(f"{p.path}: not a number (is {type(node).__name__})")
@@ -210,13 +214,7 @@ def _measure(
 
 def _start_values(base: Scenario, params: Sequence[Param]) -> dict[str, float | None]:
     data: Any = base.model_dump(mode="json")
-    values: dict[str, float | None] = {}
-    for p in params:
-        node = data
-        for key in p.path.split("."):
-            node = node[key]
-        values[p.path] = node
-    return values
+    return {p.path: value_at(data, p.path) for p in params}
 
 
 def tune(

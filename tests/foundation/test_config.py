@@ -121,3 +121,17 @@ def test_usage_errors_are_one_line_with_exit_code_2() -> None:
         "(see 'perfcore simulate --help')"
     )
     assert _perfcore("no-such-command").returncode == 2
+
+
+def test_override_picks_list_items_by_name_or_index() -> None:
+    config = load_config_text(
+        "", ["queues.queues.normal.concurrency=30", "queues.queues.0.concurrency=7"]
+    )
+    assert {q.name: q.concurrency for q in config.queues.queues} == {
+        "critical": 7,
+        "high": 15,
+        "normal": 30,
+        "low": 5,
+    }
+    with pytest.raises(ConfigError, match=r"no item 'nosuch' in the list"):
+        load_config_text("", ["queues.queues.nosuch.concurrency=1"])
