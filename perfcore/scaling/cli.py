@@ -18,7 +18,7 @@ from typing import Any, Literal
 import click
 from pydantic import Field
 
-from perfcore.cli_options import json_option, out_option
+from perfcore.cli_options import emit, json_option, out_option
 from perfcore.config import ConfigError, ScalingConfig, Section, load_config, validate_model
 from perfcore.errors import BadInput
 from perfcore.scaling.policies import POLICIES, Observation, PolicyHistory, make_policy
@@ -134,16 +134,10 @@ def decide(
         "reason": decision.reason,
         "history": engine.history.to_json(),
     }
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "decision.json").write_text(json.dumps(payload, indent=2) + "\n")
-    if as_json:
-        click.echo(json.dumps(payload))
-    else:
-        click.echo(
-            f"{payload['action']}: {state.current_replicas} -> {decision.replicas} "
-            f"({decision.reason})"
-        )
+    text = (
+        f"{payload['action']}: {state.current_replicas} -> {decision.replicas} ({decision.reason})"
+    )
+    emit(payload, as_json=as_json, out=out, stem="decision", text=text)
 
 
 # ----------------------------------------------------------------------- run
@@ -224,12 +218,8 @@ def run(
             signal.signal(sig, handler)
         cleanup()
     payload = {"policy": autoscaler.policy.name, "dry_run": dry_run, **stats.to_dict()}
-    if out is not None:
-        (out / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
-    if as_json:
-        click.echo(json.dumps(payload))
-    else:
-        click.echo(
-            f"{stats.steps} steps, {stats.actions} scaling actions, "
-            f"{stats.failures} failures, last {stats.last_replicas} replicas"
-        )
+    text = (
+        f"{stats.steps} steps, {stats.actions} scaling actions, "
+        f"{stats.failures} failures, last {stats.last_replicas} replicas"
+    )
+    emit(payload, as_json=as_json, out=out, stem="summary", text=text)

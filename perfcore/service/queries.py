@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select
+from sqlalchemy import Connection, Engine, Row, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from perfcore.service.schema import attendees, checkins, events, registrations
@@ -205,13 +205,7 @@ def register(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> 
         if capacity is None:
             raise NotFound(f"event {event_id} not found")
         email = _attendee_email(conn, attendee_id)
-        existing = conn.execute(
-            select(registrations.c.id, registrations.c.status).where(
-                registrations.c.event_id == event_id,
-                registrations.c.attendee_email == email,
-                registrations.c.status != "cancelled",
-            )
-        ).first()
+        existing = _active_registration(conn, event_id, email)
         if existing is not None:
             return WriteResult(
                 False, _registration_body(existing, event_id, attendee_id), attendee_id
@@ -233,17 +227,22 @@ def register(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> 
     return WriteResult(True, body, attendee_id)
 
 
+def _active_registration(conn: Connection, event_id: int, email: str) -> Row[Any, Any] | None:
+    """The attendee's registration for the event that is not cancelled, if any."""
+    return conn.execute(
+        select(registrations.c.id, registrations.c.status).where(
+            registrations.c.event_id == event_id,
+            registrations.c.attendee_email == email,
+            registrations.c.status != "cancelled",
+        )
+    ).first()
+
+
 def check_in(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> WriteResult:
     """Check in a confirmed registration; a second check-in returns the first."""
     with engine.connect() as conn:
         email = _attendee_email(conn, attendee_id)
-        reg = conn.execute(
-            select(registrations.c.id, registrations.c.status).where(
-                registrations.c.event_id == event_id,
-                registrations.c.attendee_email == email,
-                registrations.c.status != "cancelled",
-            )
-        ).first()
+        reg = _active_registration(conn, event_id, email)
     if reg is None:
         raise NotFound(f"attendee {attendee_id} is not registered for event {event_id}")
     if reg.status != "confirmed":
