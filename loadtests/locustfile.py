@@ -1,18 +1,11 @@
-"""Locust users for the reference API, weighted like the simulation's default day.
+"""Locust users for the reference API: the platform's endpoints in the scenario's mix.
 
-One user class per role, with task weights taken from the same
-:class:`simulation.scenario.BehaviourSpec` the SimPy model reads, so a load
-test and a simulation of "the default mix" mean the same thing:
-
-* ``BrowsingAttendee``: active-events listing, event pages, attendee profiles
-  (``listing_views : detail_views : profile_views``);
-* ``RegisteringAttendee``: registers for an event, then looks at it;
-* ``CheckingInAttendee``: registers (idempotent) and checks in when confirmed;
-* ``Organizer``: polls an event dashboard every ``dashboard_poll_s`` seconds and
-  now and then asks for an export.
-
-User weights follow the attendee's journey (browse a lot, register once,
-check in once); one organizer runs whatever the user count.
+One task per request class of :data:`perfcore.platform.PLATFORM` -- its
+method and path template, filled from id pools -- weighted by that class's
+share of the scenario's day (:func:`simulation.workload.request_mix`), so a
+load test and a simulation of the same scenario send the same mix. A check-in
+goes to a registration this user made and got confirmed (the platform refuses
+others); until there is one, the task registers instead.
 
 Load goes to loopback only: a non-loopback ``--host`` stops Locust at start
 with exit code 2.  Run it through ``perfcore loadtest`` (bounded run time,
@@ -28,16 +21,18 @@ import random
 import sys
 from typing import Any
 
-from locust import HttpUser, between, constant_pacing, events, task
+from locust import HttpUser, between, events
 from locust.env import Environment
 
 from perfcore.errors import BadInput
+from perfcore.platform import PLATFORM, RequestClass
+from perfcore.platform.seed import SeedSize
 from perfcore.service.loopback import require_loopback_url
-from perfcore.service.schema import SeedSize
-from simulation.scenario import BehaviourSpec
+from simulation.scenario import Scenario
+from simulation.workload import request_mix
 
-BEHAVIOUR = BehaviourSpec()
 SEED = SeedSize()
+MIX = request_mix(Scenario())
 log = logging.getLogger("perfcore.loadtest")
 
 
@@ -48,6 +43,12 @@ def _options(parser: Any) -> None:
         type=int,
         default=SEED.attendees,
         help="attendee ids are drawn from 1..N (the service's seed size)",
+    )
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        default=SEED.sessions,
+        help="session ids are drawn from 1..N (the service's seed size)",
     )
 
 
@@ -78,19 +79,21 @@ def _guard_at_start(environment: Environment, **_: Any) -> None:
             environment.runner.quit()
 
 
-def _weight(views: float) -> int:
-    """Locust weights are integers: keep one decimal of the behaviour's expected counts."""
-    return max(round(views * 10), 1)
+def _weight(share: float) -> int:
+    """Locust weights are integers: keep the mix to 1/10,000, and every class at least 1."""
+    return max(round(share * 10_000), 1)
 
 
-class PlatformUser(HttpUser):
-    """Shared helpers: the active events (read once per user) and random ids."""
+class PlatformClient(HttpUser):
+    """What every task needs: id pools, one request of a class, registrations held."""
 
     abstract = True
     wait_time = between(0.5, 2.0)
     event_ids: list[int]
+    confirmed: list[tuple[int, int]]  # (event, attendee) registrations this user holds
 
     def on_start(self) -> None:
+        self.confirmed = []
         with self.client.get("/events/active", name="/events/active", catch_response=True) as resp:
             # status_code, not .ok: Locust's .ok re-raises a connection error
             ids = [e["id"] for e in resp.json()] if resp.status_code == 200 else []
@@ -98,80 +101,63 @@ class PlatformUser(HttpUser):
                 resp.failure("no active events: is the service seeded?")
         self.event_ids = ids or [1]
 
-    def attendee_id(self) -> int:
-        return random.randint(1, self.environment.parsed_options.attendees)
+    def params(self) -> dict[str, int]:
+        options = self.environment.parsed_options
+        return {
+            "event_id": random.choice(self.event_ids),
+            "attendee_id": random.randint(1, options.attendees),
+            "session_id": random.randint(1, options.sessions),
+        }
 
-    def event_id(self) -> int:
-        return random.choice(self.event_ids)
-
-    def register(self, event_id: int, attendee_id: int) -> dict[str, Any] | None:
-        resp = self.client.post(
-            f"/events/{event_id}/registrations",
-            json={"attendee_id": attendee_id},
-            name="/events/{event_id}/registrations",
+    def send(self, name: str, rc: RequestClass, params: dict[str, int]) -> dict[str, Any] | None:
+        """One request of class ``name``; the JSON answer of a 2xx, else None."""
+        body: dict[str, Any] | None = None
+        if rc.endpoint.method == "POST":
+            body = {p: v for p, v in params.items() if p == "attendee_id"} if rc.write else {}
+            if rc.caller_picks_job:
+                types, weights = zip(*sorted(rc.jobs.items()), strict=True)
+                body["job_type"] = random.choices(types, weights)[0]
+        resp = self.client.request(
+            rc.endpoint.method,
+            rc.endpoint.path.format(**params),
+            json=body,
+            name=rc.endpoint.path,
         )
-        return resp.json() if resp.status_code in (200, 201) else None
+        if 200 <= resp.status_code < 300 and resp.content:
+            answer: dict[str, Any] = resp.json()
+            return answer
+        return None
 
+    def register(self, params: dict[str, int]) -> None:
+        answer = self.send("register", PLATFORM.request_classes["register"], params)
+        if answer is not None and answer.get("status") == "confirmed":
+            self.confirmed.append((params["event_id"], params["attendee_id"]))
 
-class BrowsingAttendee(PlatformUser):
-    weight = _weight(BEHAVIOUR.listing_views + BEHAVIOUR.detail_views + BEHAVIOUR.profile_views)
-
-    @task(_weight(BEHAVIOUR.listing_views))
-    def list_active_events(self) -> None:
-        self.client.get("/events/active", name="/events/active")
-
-    @task(_weight(BEHAVIOUR.detail_views))
-    def event_detail(self) -> None:
-        self.client.get(f"/events/{self.event_id()}", name="/events/{event_id}")
-
-    @task(_weight(BEHAVIOUR.profile_views))
-    def attendee_profile(self) -> None:
-        self.client.get(f"/attendees/{self.attendee_id()}", name="/attendees/{attendee_id}")
-
-
-class RegisteringAttendee(PlatformUser):
-    weight = _weight(BEHAVIOUR.register_fraction)
-
-    @task
-    def register_and_look(self) -> None:
-        event_id = self.event_id()
-        self.register(event_id, self.attendee_id())
-        self.client.get(f"/events/{event_id}", name="/events/{event_id}")
-
-
-class CheckingInAttendee(PlatformUser):
-    weight = _weight(BEHAVIOUR.register_fraction * BEHAVIOUR.checkin_fraction)
-
-    @task
-    def check_in(self) -> None:
-        event_id, attendee_id = self.event_id(), self.attendee_id()
-        registration = self.register(event_id, attendee_id)
-        # A waitlisted attendee cannot check in (409 by design); do not count it as an error.
-        if registration is None or registration.get("status") != "confirmed":
+    def check_in(self, params: dict[str, int]) -> None:
+        if not self.confirmed:
+            self.register(params)
             return
-        self.client.post(
-            f"/events/{event_id}/checkins",
-            json={"attendee_id": attendee_id},
-            name="/events/{event_id}/checkins",
-        )
+        event_id, attendee_id = random.choice(self.confirmed)
+        params = {**params, "event_id": event_id, "attendee_id": attendee_id}
+        self.send("check_in", PLATFORM.request_classes["check_in"], params)
 
 
-class Organizer(PlatformUser):
-    fixed_count = 1
-    wait_time = constant_pacing(BEHAVIOUR.dashboard_poll_s)
+def _task(name: str) -> Any:
+    rc = PLATFORM.request_classes[name]
+    special = {"register": PlatformClient.register, "check_in": PlatformClient.check_in}.get(name)
 
-    def on_start(self) -> None:
-        super().on_start()
-        self.my_event = self.event_id()
+    def run(user: PlatformClient) -> None:
+        params = user.params()
+        if special is not None:
+            special(user, params)
+        else:
+            user.send(name, rc, params)
 
-    @task(20)
-    def poll_dashboard(self) -> None:
-        self.client.get(f"/events/{self.my_event}/dashboard", name="/events/{event_id}/dashboard")
+    run.__name__ = name
+    return run
 
-    @task(1)
-    def export(self) -> None:
-        self.client.post(
-            f"/events/{self.my_event}/exports",
-            json={"job_type": "data_export"},
-            name="/events/{event_id}/exports",
-        )
+
+class PlatformUser(PlatformClient):
+    """Every endpoint of the platform, weighted by the scenario's request mix."""
+
+    tasks = {_task(name): _weight(MIX[name]) for name in PLATFORM.class_names}  # noqa: RUF012

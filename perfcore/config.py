@@ -26,6 +26,8 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from perfcore.platform import PLATFORM
+
 
 class ConfigError(ValueError):
     """A configuration problem, phrased as ``field.path: problem`` on one line."""
@@ -99,6 +101,16 @@ def _default_namespace(ttl_s: float) -> NamespaceConfig:
     return NamespaceConfig(ttl_s=ttl_s)
 
 
+def _default_namespaces() -> dict[str, NamespaceConfig]:
+    # Event pages, profiles and session pages use default_ttl_s; the listing and
+    # the dashboards change too often for that (and a dashboard polled by one
+    # organizer gains nothing from a per-process copy).
+    return {
+        "active_events": NamespaceConfig(ttl_s=30.0),
+        "dashboard": NamespaceConfig(ttl_s=10.0, use_memory=False),
+    }
+
+
 class CacheConfig(Section):
     """Two-tier cache: L1 in process, L2 on Redis or Redis Cluster."""
 
@@ -108,7 +120,10 @@ class CacheConfig(Section):
     )
     key_prefix: str = Field("pc", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     default_ttl_s: float = Field(300.0, gt=0)
-    namespaces: dict[str, NamespaceConfig] = Field(default_factory=dict)
+    namespaces: dict[str, NamespaceConfig] = Field(
+        default_factory=_default_namespaces,
+        description="per-namespace settings; unlisted namespaces use default_ttl_s",
+    )
     l1: L1Config = Field(default_factory=L1Config)
     xfetch_beta: float = Field(
         1.0, ge=0, description="0 disables early refresh; >1 refreshes earlier"
@@ -160,10 +175,7 @@ class JobDefaults(Section):
 # BullMQ priorities run LOWER numbers first (1 = most urgent) and treat 0 as
 # "no priority", which would jump ahead of every prioritised job; the seed's
 # 10/5/3/1 (higher = more urgent) are translated, never copied.
-PRIORITY_URGENT = 1
-PRIORITY_USER = 2
-PRIORITY_DEFAULT = 3
-PRIORITY_BATCH = 4
+PRIORITY_DEFAULT = 3  # the route of a job type the platform does not list
 MAX_PRIORITY = 2_097_152  # BullMQ's upper bound (2**21)
 
 
@@ -175,16 +187,11 @@ class RouteSpec(Section):
 
 
 def _default_routes() -> dict[str, RouteSpec]:
-    urgent = RouteSpec(queue="critical", priority=PRIORITY_URGENT)
-    user = RouteSpec(queue="high", priority=PRIORITY_USER)
-    batch = RouteSpec(queue="low", priority=PRIORITY_BATCH)
+    # Each job type's route as the platform description gives it; production
+    # and the simulation start from the same table, and both may override it.
     return {
-        "real_time_notification": urgent,
-        "emergency_alert": urgent,
-        "user_report": user,
-        "dashboard_update": user,
-        "data_backup": batch,
-        "analytics_batch": batch,
+        name: RouteSpec(queue=job.route.queue, priority=job.route.priority)
+        for name, job in PLATFORM.job_types.items()
     }
 
 

@@ -28,7 +28,7 @@ from simulation.scenario import load_scenario
 )
 @click.option(
     "--config",
-    "platform_path",
+    "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="perfcore config YAML whose sections replace the scenario's",
@@ -45,7 +45,7 @@ from simulation.scenario import load_scenario
 def simulate(
     scenario: Path | None,
     overrides: tuple[str, ...],
-    platform_path: Path | None,
+    config_path: Path | None,
     seed: int | None,
     out: Path | None,
     as_json: bool,
@@ -54,7 +54,7 @@ def simulate(
     """Simulate SCENARIO (YAML; default: 300 events, 200,000 attendees, one day)."""
     from simulation.run import simulate as run
 
-    sc = load_scenario(scenario, list(overrides), platform_path=platform_path, seed=seed)
+    sc = load_scenario(scenario, list(overrides), config_path=config_path, seed=seed)
     bar = None
     if not quiet and sys.stderr.isatty():
         from tqdm import tqdm  # type: ignore[import-untyped]

@@ -15,59 +15,51 @@ Every field has a default, so an empty scenario is the built-in default day:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from perfcore.config import (
-    CacheConfig,
     ConfigError,
-    DbOptConfig,
-    NamespaceConfig,
     PerfcoreConfig,
-    QueuesConfig,
-    ScalingConfig,
     Section,
     apply_overrides,
     read_yaml_file,
     validate_model,
 )
+from perfcore.platform import PLATFORM, KeySpace
 
-RequestClass = Literal[
-    "list_active_events",
-    "event_detail",
-    "attendee_profile",
-    "session_page",
-    "register",
-    "check_in",
-    "organizer_dashboard",
-    "export_report",
-]
-# The platform endpoints the model knows, in a fixed order (their index is the
-# class id in the model's arrays).
-REQUEST_CLASSES: tuple[RequestClass, ...] = (
-    "list_active_events",
-    "event_detail",
-    "attendee_profile",
-    "session_page",
-    "register",
-    "check_in",
-    "organizer_dashboard",
-    "export_report",
-)
-# What a cached read of each class is keyed by: one listing, an event, an attendee, a session.
-KeySpace = Literal["global", "event", "attendee", "session"]
-KEY_SPACE: dict[str, KeySpace] = {
-    "list_active_events": "global",
-    "event_detail": "event",
-    "attendee_profile": "attendee",
-    "session_page": "session",
-    "register": "attendee",
-    "check_in": "attendee",
-    "organizer_dashboard": "event",
-    "export_report": "event",
-}
+# The platform's request classes, in the description's order (their index is
+# the class id in the model's arrays), and the key space each is about.
+REQUEST_CLASSES: tuple[str, ...] = PLATFORM.class_names
+KEY_SPACE: dict[str, KeySpace] = {name: rc.key for name, rc in PLATFORM.request_classes.items()}
+
+
+def _with_defaults(defaults: Callable[[], dict[str, Any]]) -> BeforeValidator:
+    """A mapping of per-name costs: entries given replace defaults, the rest keep theirs."""
+
+    def merge(value: Any) -> Any:
+        return {**defaults(), **value} if isinstance(value, dict) else value
+
+    return BeforeValidator(merge)
+
+
+def _known(kind: str, names: tuple[str, ...]) -> AfterValidator:
+    """A name that must be one of the platform's ``names``."""
+
+    def check(value: str) -> str:
+        if value not in names:
+            raise ValueError(f"unknown {kind} {value!r} (the platform has {', '.join(names)})")
+        return value
+
+    return AfterValidator(check)
+
+
+RequestClass = Annotated[str, _known("request class", REQUEST_CLASSES)]
+JobTypeName = Annotated[str, _known("job type", tuple(PLATFORM.job_types))]
+QueryName = Annotated[str, _known("query class", tuple(PLATFORM.queries))]
 
 
 # ------------------------------------------------------------------ workload
@@ -130,7 +122,7 @@ class StreamSpec(Section):
 class TimedJobSpec(Section):
     """Jobs created by time: Poisson at ``rate_per_s`` or one every ``every_s``."""
 
-    job_type: str
+    job_type: JobTypeName
     rate_per_s: float | None = Field(None, gt=0)
     every_s: float | None = Field(None, gt=0)
     start_s: float = Field(0.0, ge=0)
@@ -173,49 +165,23 @@ ServiceDist = Literal["exponential", "deterministic", "lognormal"]
 
 
 class ClassSpec(Section):
-    """Cost and behaviour of one endpoint."""
+    """Cost of one request class; what it does is the platform's (perfcore.platform)."""
 
     cpu_ms: float = Field(gt=0, description="mean CPU time of one request")
-    namespace: str | None = Field(None, description="cache namespace; None: never cached")
-    db_query: str | None = Field(None, description="query class run on a miss (or always if write)")
-    write: bool = False
-    invalidates: list[str] = Field(
-        default_factory=list, description="namespaces a write invalidates"
-    )
-    jobs: dict[str, float] = Field(default_factory=dict, description="job type -> probability")
 
 
-def _default_classes() -> dict[RequestClass, ClassSpec]:
-    return {
-        "list_active_events": ClassSpec(
-            cpu_ms=15.0, namespace="active_events", db_query="list_active_events"
-        ),
-        "event_detail": ClassSpec(cpu_ms=10.0, namespace="event_detail", db_query="event_by_id"),
-        "attendee_profile": ClassSpec(
-            cpu_ms=10.0, namespace="attendee_profile", db_query="attendee_by_id"
-        ),
-        "session_page": ClassSpec(cpu_ms=8.0, namespace="session_page", db_query="session_by_id"),
-        "register": ClassSpec(
-            cpu_ms=30.0,
-            db_query="insert_registration",
-            write=True,
-            invalidates=["event_detail", "attendee_profile", "dashboard"],
-            jobs={"notification_sending": 1.0},
-        ),
-        "check_in": ClassSpec(
-            cpu_ms=20.0,
-            db_query="update_checkin",
-            write=True,
-            invalidates=["attendee_profile", "dashboard"],
-            jobs={"real_time_notification": 0.2, "dashboard_update": 0.5},
-        ),
-        "organizer_dashboard": ClassSpec(
-            cpu_ms=40.0, namespace="dashboard", db_query="dashboard_stats"
-        ),
-        "export_report": ClassSpec(
-            cpu_ms=15.0, jobs={"data_export": 0.5, "report_generation": 0.3, "user_report": 0.2}
-        ),
+def _default_classes() -> dict[str, ClassSpec]:
+    cpu_ms = {
+        "list_active_events": 15.0,
+        "event_detail": 10.0,
+        "attendee_profile": 10.0,
+        "session_page": 8.0,
+        "register": 30.0,
+        "check_in": 20.0,
+        "organizer_dashboard": 40.0,
+        "export_report": 15.0,
     }
+    return {name: ClassSpec(cpu_ms=ms) for name, ms in cpu_ms.items()}
 
 
 class QuerySpec(Section):
@@ -233,7 +199,7 @@ def _default_queries() -> dict[str, QuerySpec]:
         "attendee_by_id": q(with_index_ms=1.0, without_index_ms=60.0),
         "session_by_id": q(with_index_ms=1.0, without_index_ms=15.0),
         "insert_registration": q(with_index_ms=3.0, without_index_ms=5.0),
-        "update_checkin": q(with_index_ms=2.0, without_index_ms=50.0),
+        "insert_checkin": q(with_index_ms=2.0, without_index_ms=50.0),
         "dashboard_stats": q(with_index_ms=25.0, without_index_ms=400.0),
     }
 
@@ -241,7 +207,9 @@ def _default_queries() -> dict[str, QuerySpec]:
 class DatabaseSpec(Section):
     connections: int = Field(40, gt=0, description="connection pool size (servers)")
     indexed: bool = Field(True, description="service times with (True) or without indexes")
-    queries: dict[str, QuerySpec] = Field(default_factory=_default_queries)
+    queries: Annotated[dict[QueryName, QuerySpec], _with_defaults(_default_queries)] = Field(
+        default_factory=_default_queries
+    )
 
 
 class ApiSpec(Section):
@@ -285,10 +253,14 @@ def _default_job_types() -> dict[str, JobTypeSpec]:
 
 class InfrastructureSpec(Section):
     api: ApiSpec = Field(default_factory=ApiSpec)
-    request_classes: dict[RequestClass, ClassSpec] = Field(default_factory=_default_classes)
+    request_classes: Annotated[dict[RequestClass, ClassSpec], _with_defaults(_default_classes)] = (
+        Field(default_factory=_default_classes)
+    )
     cache: CacheTierSpec = Field(default_factory=CacheTierSpec)
     db: DatabaseSpec = Field(default_factory=DatabaseSpec)
-    job_types: dict[str, JobTypeSpec] = Field(default_factory=_default_job_types)
+    job_types: Annotated[dict[JobTypeName, JobTypeSpec], _with_defaults(_default_job_types)] = (
+        Field(default_factory=_default_job_types)
+    )
 
 
 # ----------------------------------------------------------------- scenario
@@ -298,65 +270,55 @@ class SloSpec(Section):
     p95_ms: float = Field(250.0, gt=0, description="a minute whose p95 exceeds this violates")
 
 
-def _default_scenario_cache() -> CacheConfig:
-    # Event pages, profiles and session pages use default_ttl_s; the listing and
-    # the dashboards change too often for that.
-    return CacheConfig(
-        namespaces={
-            "active_events": NamespaceConfig(ttl_s=30.0),
-            "dashboard": NamespaceConfig(ttl_s=10.0, use_memory=False),
-        }
-    )
+class Scenario(PerfcoreConfig):
+    """A whole simulation input: the perfcore configuration, plus workload, infrastructure, SLO.
 
-
-class Scenario(Section):
-    """A whole simulation input: workload, infrastructure, SLO and platform config."""
+    A scenario *is* a :class:`~perfcore.config.PerfcoreConfig` with more
+    fields: its ``cache``, ``queues``, ``scaling`` and ``dbopt`` sections are
+    inherited, so their defaults are exactly ``perfcore config defaults``.
+    """
 
     seed: int = Field(1, ge=0)
     horizon_s: float = Field(86_400.0, gt=0)
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
     infrastructure: InfrastructureSpec = Field(default_factory=InfrastructureSpec)
     slo: SloSpec = Field(default_factory=SloSpec)
-    cache: CacheConfig = Field(default_factory=_default_scenario_cache)
-    queues: QueuesConfig = Field(default_factory=QueuesConfig)
-    scaling: ScalingConfig = Field(default_factory=ScalingConfig)
-    dbopt: DbOptConfig = Field(default_factory=DbOptConfig)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Scenario:
+    def _complete(self) -> Scenario:
         infra = self.infrastructure
-        for name, spec in infra.request_classes.items():
-            if spec.db_query is not None and spec.db_query not in infra.db.queries:
-                raise ValueError(f"request class {name}: unknown db_query {spec.db_query!r}")
-            for job_type in spec.jobs:
-                if job_type not in infra.job_types:
-                    raise ValueError(f"request class {name}: unknown job type {job_type!r}")
-        for timed in self.workload.timed_jobs:
-            if timed.job_type not in infra.job_types:
-                raise ValueError(f"timed job: unknown job type {timed.job_type!r}")
+        for name, rc in PLATFORM.request_classes.items():
+            if name not in infra.request_classes:
+                raise ValueError(f"infrastructure.request_classes: no cost for {name}")
+            if rc.query is not None and rc.query not in infra.db.queries:
+                raise ValueError(f"infrastructure.db.queries: no cost for {rc.query} ({name})")
+        if self.scaling.policy == "queue-backlog":
+            # Production points that policy at job workers; the model has no worker tier.
+            raise ValueError(
+                "scaling.policy: queue-backlog scales job workers, which the model does not"
+                " simulate (it scales API pods): use target-tracking or seed"
+            )
         return self
 
     @property
-    def platform(self) -> PerfcoreConfig:
+    def config(self) -> PerfcoreConfig:
         """The embedded perfcore configuration, as production would load it."""
-        return PerfcoreConfig(
-            cache=self.cache, queues=self.queues, scaling=self.scaling, dbopt=self.dbopt
-        )
+        return PerfcoreConfig(**{name: getattr(self, name) for name in PLATFORM_SECTIONS})
 
 
-PLATFORM_SECTIONS = ("cache", "queues", "scaling", "dbopt")
+PLATFORM_SECTIONS: tuple[str, ...] = tuple(PerfcoreConfig.model_fields)
 
 
 def load_scenario(
     path: Path | None = None,
     overrides: list[str] | None = None,
     *,
-    platform_path: Path | None = None,
+    config_path: Path | None = None,
     seed: int | None = None,
 ) -> Scenario:
     """Load a scenario (the built-in default when ``path`` is None).
 
-    ``platform_path`` is a perfcore configuration file (e.g. a tuner's
+    ``config_path`` is a perfcore configuration file (e.g. a tuner's
     ``recommended.yaml``) whose sections replace the scenario's; ``overrides``
     (``dotted.path=value``) apply last, into the default request classes,
     queries, job types and cache namespaces unless the input gave its own.
@@ -367,12 +329,12 @@ def load_scenario(
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    if platform_path is not None:
-        platform = read_yaml_file(platform_path) or {}
-        if not isinstance(platform, dict):
-            raise ConfigError(f"{platform_path}: expected a mapping at the top level")
-        validate_model(PerfcoreConfig, platform)
-        data = {**data, **{k: v for k, v in platform.items() if k in PLATFORM_SECTIONS}}
+    if config_path is not None:
+        config = read_yaml_file(config_path) or {}
+        if not isinstance(config, dict):
+            raise ConfigError(f"{config_path}: expected a mapping at the top level")
+        validate_model(PerfcoreConfig, config)
+        data = {**data, **{k: v for k, v in config.items() if k in PLATFORM_SECTIONS}}
     # Overrides into a mapping (one request class, one route) keep its other default entries.
     data = apply_overrides(data, overrides or [], Scenario().model_dump(mode="json"))
     if seed is not None:

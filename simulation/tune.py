@@ -278,7 +278,7 @@ def tune(
         trials=rows,
         start=start,
         best=best,
-        recommended=best_scenario.platform,
+        recommended=best_scenario.config,
         insensitive=_insensitive(best_scenario, reference, params),
         wall_seconds=time.perf_counter() - started,
     )

@@ -148,15 +148,21 @@ class Workload:
         self.sources = [src for src in self.sources if src[1].sum() > 0]
 
     def expected_requests(self) -> float:
-        """Mean number of requests over the horizon (for the seed policy's baseline rate)."""
+        """Mean number of requests over the horizon."""
+        return sum(self.expected_by_class().values())
+
+    def expected_by_class(self) -> dict[str, float]:
+        """Mean number of requests of each class over the horizon (the scenario's mix)."""
         h = self.scenario.horizon_s
-        total = sum(
-            float((n * (cdf(np.array([[h]])) - cdf(np.array([[0.0]])))).sum())
-            for _, n, cdf in self.sources
-        )
-        total += float(self._poll_times(0.0, h)[0].shape[0])
-        total += sum(_stream_mass(st, 0.0, h, h) for st in self.scenario.workload.streams)
-        return total
+        mix = dict.fromkeys(REQUEST_CLASSES, 0.0)
+        for cls_id, n, cdf in self.sources:
+            mass = float((n * (cdf(np.array([[h]])) - cdf(np.array([[0.0]])))).sum())
+            mix[REQUEST_CLASSES[cls_id]] += mass
+        polls = float(self._poll_times(0.0, h)[0].shape[0])
+        mix["organizer_dashboard"] += polls
+        for st in self.scenario.workload.streams:
+            mix[st.request_class] += _stream_mass(st, 0.0, h, h)
+        return mix
 
     def chunk(self, t0: float, t1: float) -> Arrivals:
         """All arrivals with ``t0 <= time < t1``, sorted."""
@@ -266,3 +272,11 @@ def key_space_sizes(scenario: Scenario, layout: EventLayout) -> dict[str, int]:
         space = KEY_SPACE[stream.request_class]
         sizes[space] = max(sizes[space], stream.keys)
     return {k: max(v, 1) for k, v in sizes.items()}
+
+
+def request_mix(scenario: Scenario) -> dict[str, float]:
+    """The share of each request class in the scenario's day (sums to 1; Locust's weights)."""
+    layout = EventLayout.draw(scenario, np.random.default_rng(scenario.seed))
+    expected = Workload(scenario, layout, np.random.default_rng(scenario.seed)).expected_by_class()
+    total = sum(expected.values()) or 1.0
+    return {name: n / total for name, n in expected.items()}

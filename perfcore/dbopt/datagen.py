@@ -86,8 +86,9 @@ def generate(table: str, counts: dict[str, int], rng: np.random.Generator) -> Co
             "starts_at": starts, "ends_at": starts, "capacity": rng.integers(20, 500, n),
         }  # fmt: skip
     if table == "check_ins":
+        # distinct registrations: (registration, session) is unique in the schema
         return {
-            "id": _ids(n), "registration_id": rng.integers(1, counts["registrations"] + 1, n),
+            "id": _ids(n), "registration_id": rng.permutation(counts["registrations"])[:n] + 1,
             "event_id": rng.integers(1, counts["events"] + 1, n),
             "session_id": rng.integers(1, counts["sessions"] + 1, n), "gate": _pick(rng, GATES, n),
             "checked_in_at": _times(rng, n),
@@ -122,7 +123,7 @@ def seed(
     counts = scale.counts
     try:
         with engine.connect() as connection, tempfile.TemporaryDirectory() as tmp:
-            for statement in create_statements():
+            for statement in create_statements(engine):
                 connection.exec_driver_sql(statement)
             for table in counts:
                 columns = generate(table, counts, rng)

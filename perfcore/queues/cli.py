@@ -203,14 +203,24 @@ def init_db(
     config_path: Path | None,
     overrides: tuple[str, ...],
 ) -> None:
-    """Create the reference tables and fill events/registrations with demo data (if empty)."""
-    from perfcore.queues.refdb import connect, create_schema, seed
+    """Create the reference tables and fill them with demo data (if empty)."""
+    from datetime import UTC, datetime
+
+    from perfcore.platform.database import connect
+    from perfcore.platform.schema import create_schema
+    from perfcore.platform.seed import SeedSize, seed
 
     url = database_url or queues_config(config_path, overrides).database_url
     engine = connect(url)
     try:
         create_schema(engine)
-        seed(engine, events_count=events_count, per_event=per_event)
+        size = SeedSize(
+            events=events_count,
+            attendees=max(2 * per_event, 1),
+            registrations_per_event=per_event,
+            capacity=max(per_event, 1),
+        )
+        seed(engine, datetime.now(UTC).replace(tzinfo=None), size)
     finally:
         engine.dispose()
     click.echo(

@@ -29,7 +29,8 @@ from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, sel
 from sqlalchemy.exc import IntegrityError
 
 from perfcore.config import format_validation_error
-from perfcore.queues.refdb import events, notification_outbox, registrations, report_aggregates
+from perfcore.platform import PLATFORM
+from perfcore.platform.schema import events, notifications, registrations, report_aggregates
 
 
 class UnknownJobType(LookupError):
@@ -154,9 +155,9 @@ def report_generation(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def notification_sending(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
-    """Queue the message in ``notification_outbox`` (a relay delivers it), once per job."""
+    """Queue the message in ``notifications`` (the outbox a relay delivers from), once per job."""
     job = _parse(NotificationInput, data)
-    find = select(notification_outbox.c.id).where(notification_outbox.c.job_key == ctx.job_key)
+    find = select(notifications.c.id).where(notifications.c.job_key == ctx.job_key)
     with ctx.engine.begin() as conn:
         existing = conn.execute(find).scalar_one_or_none()
         if existing is not None:
@@ -164,10 +165,14 @@ def notification_sending(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any
         try:
             with conn.begin_nested():
                 result = conn.execute(
-                    insert(notification_outbox).values(
+                    insert(notifications).values(
                         job_key=ctx.job_key,
+                        channel=job.channel,
+                        recipient=job.recipient,
+                        subject=job.subject,
+                        payload=job.body,
+                        status="pending",
                         created_at=_now(),
-                        **job.model_dump(),
                     )
                 )
         except IntegrityError:  # a concurrent copy of this job won the race
@@ -200,18 +205,17 @@ def data_export(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     return {"path": str(path), "rows": count}
 
 
+# The kind of work behind each handler name of the platform description.
+_BY_KIND: dict[str, Handler] = {
+    "notification": notification_sending,
+    "analytics": analytics_processing,
+    "report": report_generation,
+    "export": data_export,
+}
+# Every job type of the platform, handled as the kind of work it is (an
+# emergency alert *is* a notification, a user report *is* a report, ...).
 HANDLERS: dict[str, Handler] = {
-    "analytics_processing": analytics_processing,
-    "notification_sending": notification_sending,
-    "data_export": data_export,
-    "report_generation": report_generation,
-    # the seed's routing-only types, handled as the kind of work they are
-    "real_time_notification": notification_sending,
-    "emergency_alert": notification_sending,
-    "user_report": report_generation,
-    "dashboard_update": analytics_processing,
-    "data_backup": data_export,
-    "analytics_batch": analytics_processing,
+    name: _BY_KIND[job.handler] for name, job in PLATFORM.job_types.items()
 }
 
 

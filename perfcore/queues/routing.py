@@ -21,21 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perfcore.config import QueuesConfig
+from perfcore.platform import PLATFORM
 
-# The seed's ten job types: the six its priority rule names, then the four its
-# processor handles.
-JOB_TYPES: tuple[str, ...] = (
-    "real_time_notification",
-    "emergency_alert",
-    "user_report",
-    "dashboard_update",
-    "data_backup",
-    "analytics_batch",
-    "analytics_processing",
-    "notification_sending",
-    "data_export",
-    "report_generation",
-)
+# The platform's job types (the seed's ten), in the description's order.
+JOB_TYPES: tuple[str, ...] = tuple(PLATFORM.job_types)
 
 
 @dataclass(frozen=True)

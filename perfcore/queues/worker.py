@@ -35,6 +35,8 @@ from bullmq import Job, UnrecoverableError, Worker
 from sqlalchemy import Engine
 
 from perfcore.config import ConfigError, QueuesConfig
+from perfcore.platform.database import connect
+from perfcore.platform.schema import create_schema
 from perfcore.queues.connection import verify
 from perfcore.queues.handlers import (
     HANDLERS,
@@ -45,7 +47,6 @@ from perfcore.queues.handlers import (
     handler_for,
 )
 from perfcore.queues.manager import queue_options
-from perfcore.queues.refdb import connect, create_schema
 
 log = logging.getLogger("perfcore.queues.worker")
 

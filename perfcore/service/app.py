@@ -1,27 +1,18 @@
 """The reference event-platform API: the load-test target, built on the real perfcore parts.
 
-Endpoints map one-to-one onto the simulation's request classes, with the
-same cache namespaces, so a Locust run measures what the model predicts:
-
-=====================================  ====================  ===================
-endpoint                               request class         cache namespace
-=====================================  ====================  ===================
-``GET /events/active``                 list_active_events    ``active_events``
-``GET /events/{id}``                   event_detail          ``event_detail``
-``GET /attendees/{id}``                attendee_profile      ``attendee_profile``
-``POST /events/{id}/registrations``    register              invalidates three
-``POST /events/{id}/checkins``         check_in              invalidates two
-``GET /events/{id}/dashboard``         organizer_dashboard   ``dashboard``
-``POST /events/{id}/exports``          export_report         (202, a queued job)
-=====================================  ====================  ===================
+Its routes are the request classes of :data:`perfcore.platform.PLATFORM`:
+each route's method and path, the cache namespace and key of a read, the
+namespaces a write invalidates (and with which key), and the jobs a request
+enqueues all come from the platform description, so a Locust run measures
+what the simulation models. Each handler only says how to fetch or write.
 
 Reads go through :class:`perfcore.cache.CacheManager` (L1 memory, L2 Redis);
-writes invalidate what the simulation's ``invalidates`` lists say they do.
-Database calls are synchronous SQLAlchemy run in Starlette's thread pool.
+database calls are synchronous SQLAlchemy run in Starlette's thread pool.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,25 +23,22 @@ from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
 from perfcore.cache.manager import CacheManager, CacheUnavailable
 from perfcore.cache.metrics import CacheCollector
 from perfcore.config import PerfcoreConfig
-from perfcore.queues import refdb
+from perfcore.platform import PLATFORM
+from perfcore.platform.database import connect
+from perfcore.platform.model import GLOBAL_KEY
+from perfcore.platform.schema import create_schema
+from perfcore.platform.seed import SeedSize, seed
 from perfcore.queues.manager import QueueManager
 from perfcore.service import queries
-from perfcore.service.exports import (
-    Exporter,
-    ExportJobType,
-    InlineExporter,
-    QueueExporter,
-    job_data,
-)
+from perfcore.service.jobs import InlineJobs, JobSink, QueueJobs, job_data
 from perfcore.service.metrics import HttpMetrics, MetricsMiddleware
-from perfcore.service.schema import SeedSize, create_schema, seed
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -70,6 +58,7 @@ class ServiceOptions:
     dashboard_recent: timedelta = timedelta(minutes=15)  # the "recent check-ins" window
     seed: SeedSize | None = field(default_factory=SeedSize)  # None: leave the database as is
     clock: Callable[[], datetime] = utc_now
+    job_seed: int | None = None  # seeds the draw of the jobs a request enqueues (tests)
 
 
 @dataclass
@@ -78,18 +67,37 @@ class ServiceState:
 
     engine: Engine
     cache: CacheManager
-    exporter: Exporter
+    jobs: JobSink
     options: ServiceOptions
+    rng: random.Random
 
     async def db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await run_in_threadpool(fn, *args, **kwargs)
 
-    async def cached(self, namespace: str, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
-        return await self.cache.get_with_cache(key, fetch, namespace=namespace)
+    async def read(
+        self, request_class: str, params: dict[str, Any], fetch: Callable[[], Awaitable[T]]
+    ) -> T:
+        """A read of ``request_class``, cached in its namespace under its key."""
+        rc = PLATFORM.request_classes[request_class]
+        assert rc.namespace is not None, f"{request_class} is not a cached read"
+        key = PLATFORM.cache_key(rc.key, params)
+        return await self.cache.get_with_cache(key, fetch, namespace=rc.namespace)
 
-    async def invalidate(self, *items: tuple[str, str]) -> None:
-        for namespace, key in items:
-            await self.cache.invalidate(key, namespace=namespace)
+    async def after_write(self, request_class: str, params: dict[str, Any]) -> list[str]:
+        """Invalidate what the write touched, then enqueue its jobs; returns their types."""
+        for inv in PLATFORM.request_classes[request_class].invalidates:
+            await self.cache.invalidate(
+                PLATFORM.cache_key(inv.key, params), namespace=inv.namespace
+            )
+        picked = PLATFORM.jobs_for(request_class, self.rng.random)
+        if picked:
+            event_id = int(params["event_id"])
+            recipient = await self.db(queries.attendee_contact, self.engine, params["attendee_id"])
+            subject = f"{request_class.replace('_', ' ')}: event {event_id}"
+            for job_type in picked:
+                data = job_data(job_type, event_id, recipient=recipient or "", subject=subject)
+                await self.jobs.submit(job_type, data)
+        return picked
 
 
 class AttendeeRef(BaseModel):
@@ -97,10 +105,21 @@ class AttendeeRef(BaseModel):
     attendee_id: int = Field(gt=0)
 
 
+EXPORT_JOBS = tuple(PLATFORM.request_classes["export_report"].jobs)
+
+
 class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    job_type: ExportJobType = "data_export"
+    job_type: str = Field("data_export", description=f"one of {', '.join(EXPORT_JOBS)}")
     table: Literal["events", "registrations"] = "registrations"
+
+    @field_validator("job_type")
+    @classmethod
+    def _an_export_job(cls, value: str) -> str:
+        # The platform description lists what the export endpoint may enqueue.
+        if value not in EXPORT_JOBS:
+            raise ValueError(f"job_type must be one of {', '.join(EXPORT_JOBS)}")
+        return value
 
 
 def _state(request: Request) -> ServiceState:
@@ -138,30 +157,36 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = refdb.connect(database_url)
+        engine = connect(database_url)
         await run_in_threadpool(create_schema, engine)
         if opts.seed is not None:
             await run_in_threadpool(seed, engine, opts.clock(), opts.seed)
         cache = CacheManager(cache_config)
-        exporter: Exporter
+        jobs: JobSink
         if queues_url:
-            exporter = QueueExporter(await QueueManager(config.queues, redis_url=queues_url).open())
+            jobs = QueueJobs(await QueueManager(config.queues, redis_url=queues_url).open())
         else:
-            exporter = InlineExporter(engine, Path(config.queues.export_dir))
-        state = ServiceState(engine, cache, exporter, opts)
+            jobs = InlineJobs(engine, Path(config.queues.export_dir))
+        state = ServiceState(engine, cache, jobs, opts, random.Random(opts.job_seed))
         collector = CacheCollector(cache)
         registry.register(collector)
         try:
             await cache.start()
+            # Warm the listing exactly as a read would store it (same namespace, key, TTL).
+            listing = PLATFORM.request_classes["list_active_events"].namespace
+            assert listing is not None
             cache.register_loader(
-                "active_events", lambda: _load_active(state), namespace="active_events"
+                GLOBAL_KEY,
+                lambda: _load_active(state),
+                ttl_s=cache_config.namespace(listing).ttl_s,
+                namespace=listing,
             )
-            await cache.warm_cache(["active_events"])
+            await cache.warm_cache([GLOBAL_KEY])
             app.state.service = state
             yield
         finally:
             registry.unregister(collector)
-            await exporter.close()
+            await jobs.close()
             await cache.close()
             engine.dispose()
 
@@ -194,66 +219,83 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/events/active")
-    async def list_active_events(s: State) -> list[dict[str, Any]]:
-        return await s.cached("active_events", "active_events", lambda: _load_active(s))
+    def route(request_class: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+        """Register a handler at the request class's method and path template."""
+        endpoint = PLATFORM.request_classes[request_class].endpoint
+        return app.api_route(endpoint.path, methods=[endpoint.method], name=request_class)
 
-    @app.get("/events/{event_id}")
+    @route("list_active_events")
+    async def list_active_events(s: State) -> list[dict[str, Any]]:
+        return await s.read("list_active_events", {}, lambda: _load_active(s))
+
+    @route("event_detail")
     async def event_detail(event_id: int, s: State) -> dict[str, Any]:
-        found = await s.cached(
-            "event_detail", str(event_id), lambda: s.db(queries.event_detail, s.engine, event_id)
+        found = await s.read(
+            "event_detail",
+            {"event_id": event_id},
+            lambda: s.db(queries.event_detail, s.engine, event_id),
         )
         return _found(found, f"event {event_id}")
 
-    @app.get("/attendees/{attendee_id}")
+    @route("attendee_profile")
     async def attendee_profile(attendee_id: int, s: State) -> dict[str, Any]:
-        found = await s.cached(
+        found = await s.read(
             "attendee_profile",
-            str(attendee_id),
+            {"attendee_id": attendee_id},
             lambda: s.db(queries.attendee_profile, s.engine, attendee_id),
         )
         return _found(found, f"attendee {attendee_id}")
 
-    @app.get("/events/{event_id}/dashboard")
+    @route("session_page")
+    async def session_page(session_id: int, s: State) -> dict[str, Any]:
+        found = await s.read(
+            "session_page",
+            {"session_id": session_id},
+            lambda: s.db(queries.session_page, s.engine, session_id),
+        )
+        return _found(found, f"session {session_id}")
+
+    @route("organizer_dashboard")
     async def organizer_dashboard(event_id: int, s: State) -> dict[str, Any]:
         def load() -> Awaitable[dict[str, Any] | None]:
             now, recent = s.options.clock(), s.options.dashboard_recent
             return s.db(queries.dashboard, s.engine, event_id, now, recent)
 
-        return _found(await s.cached("dashboard", str(event_id), load), f"event {event_id}")
+        found = await s.read("organizer_dashboard", {"event_id": event_id}, load)
+        return _found(found, f"event {event_id}")
 
-    @app.post("/events/{event_id}/registrations")
+    @route("register")
     async def register(event_id: int, body: AttendeeRef, s: State) -> JSONResponse:
         result = await s.db(
             queries.register, s.engine, event_id, body.attendee_id, s.options.clock()
         )
-        await s.invalidate(
-            ("event_detail", str(event_id)),
-            ("attendee_profile", str(body.attendee_id)),
-            ("dashboard", str(event_id)),
-        )
-        return JSONResponse(result.body, status_code=201 if result.created else 200)
+        jobs = await s.after_write("register", {"event_id": event_id, **body.model_dump()})
+        return _written(result, jobs)
 
-    @app.post("/events/{event_id}/checkins")
+    @route("check_in")
     async def check_in(event_id: int, body: AttendeeRef, s: State) -> JSONResponse:
         result = await s.db(
             queries.check_in, s.engine, event_id, body.attendee_id, s.options.clock()
         )
-        await s.invalidate(
-            ("attendee_profile", str(body.attendee_id)), ("dashboard", str(event_id))
-        )
-        return JSONResponse(result.body, status_code=201 if result.created else 200)
+        jobs = await s.after_write("check_in", {"event_id": event_id, **body.model_dump()})
+        return _written(result, jobs)
 
-    @app.post("/events/{event_id}/exports", status_code=202)
+    @route("export_report")
     async def export_report(
         event_id: int, s: State, body: ExportRequest | None = None
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         request = body or ExportRequest()
         _found(await s.db(queries.event_detail, s.engine, event_id), f"event {event_id}")
-        data = job_data(request.job_type, event_id, request.table)
-        return {"event_id": event_id, **await s.exporter.submit(request.job_type, data)}
+        data = job_data(request.job_type, event_id, table=request.table)
+        submitted = await s.jobs.submit(request.job_type, data)
+        return JSONResponse({"event_id": event_id, **submitted}, status_code=202)
 
     return app
+
+
+def _written(result: queries.WriteResult, jobs: list[str]) -> JSONResponse:
+    status = 201 if result.created else 200
+    return JSONResponse({**result.body, "jobs": jobs}, status_code=status)
 
 
 def _ping(engine: Engine) -> None:

@@ -7,28 +7,26 @@ in miniature over its bounded run time, with ``peak`` users at most:
 =============  ==========  ==================================================
 phase          share       users
 =============  ==========  ==================================================
-registration   first 50 %  ramp from 1 to half the peak, registering attendees
-check-in       next 35 %   jump to the peak, checking-in attendees + organizer
-drain          last 15 %   back to a quarter, browsing attendees + organizer
+registration   first 50 %  ramp from 1 to half the peak
+check-in       next 35 %   jump to the peak, spawned at once
+drain          last 15 %   back to a quarter
 =============  ==========  ==================================================
 
-Each phase lists only its own roles (Locust user class names): the user
-weights of the default mix would otherwise leave a small test with browsers
-only.  Kept free of Locust imports (Locust monkey-patches the process with
-gevent on import), so it can be tested and reused anywhere.
+The users send the scenario's request mix throughout (the locustfile); only
+their number follows the phases. Kept free of Locust imports (Locust
+monkey-patches the process with gevent on import), so it can be tested and
+reused anywhere.
 """
 
 from __future__ import annotations
 
 import math
 
-REGISTRATION = ("RegisteringAttendee",)
-CHECKIN = ("CheckingInAttendee", "Organizer")
-DRAIN = ("BrowsingAttendee", "Organizer")
+REGISTRATION, CHECKIN, DRAIN = "registration", "check-in", "drain"
 
 
-def phase_at(elapsed: float, total: float, peak: int) -> tuple[int, tuple[str, ...]] | None:
-    """Users and user class names at ``elapsed`` seconds of ``total``; None when it is over."""
+def phase_at(elapsed: float, total: float, peak: int) -> tuple[int, str] | None:
+    """Users and phase at ``elapsed`` seconds of ``total``; None when it is over."""
     if total <= 0 or elapsed >= total:
         return None
     share = elapsed / total

@@ -21,7 +21,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from perfcore.service.schema import attendees, checkins, events, registrations
+from perfcore.platform.schema import (
+    EVENT_ENTRANCE,
+    attendees,
+    check_ins,
+    events,
+    registrations,
+    sessions,
+)
 
 
 class NotFound(LookupError):
@@ -50,14 +57,14 @@ def active_events(
 ) -> list[dict[str, Any]]:
     """Events that started within ``window`` before ``now`` or start later, soonest first."""
     query = (
-        select(events.c.id, events.c.name, events.c.starts_at, events.c.capacity)
+        select(events.c.id, events.c.title, events.c.starts_at, events.c.capacity)
         .where(events.c.starts_at >= now - window)
         .order_by(events.c.starts_at, events.c.id)
         .limit(limit)
     )
     with engine.connect() as conn:
         return [
-            {"id": r.id, "name": r.name, "starts_at": _iso(r.starts_at), "capacity": r.capacity}
+            {"id": r.id, "title": r.title, "starts_at": _iso(r.starts_at), "capacity": r.capacity}
             for r in conn.execute(query)
         ]
 
@@ -82,7 +89,7 @@ def event_detail(engine: Engine, event_id: int) -> dict[str, Any] | None:
         counts = _status_counts(conn, event_id)
     return {
         "id": row.id,
-        "name": row.name,
+        "title": row.title,
         "starts_at": _iso(row.starts_at),
         "capacity": row.capacity,
         "registrations": counts,
@@ -100,24 +107,22 @@ def attendee_profile(engine: Engine, attendee_id: int) -> dict[str, Any] | None:
             select(
                 registrations.c.event_id,
                 registrations.c.status,
-                registrations.c.created_at,
-                checkins.c.checked_in_at,
+                registrations.c.registered_at,
+                check_ins.c.checked_in_at,
             )
-            .select_from(
-                registrations.outerjoin(checkins, checkins.c.registration_id == registrations.c.id)
-            )
-            .where(registrations.c.attendee_email == person.email)
+            .select_from(registrations.outerjoin(check_ins, _entrance_check_in()))
+            .where(registrations.c.attendee_id == attendee_id)
             .order_by(registrations.c.event_id)
         ).all()
     return {
         "id": person.id,
         "email": person.email,
-        "name": person.name,
+        "name": person.full_name,
         "registrations": [
             {
                 "event_id": r.event_id,
                 "status": r.status,
-                "registered_at": _iso(r.created_at),
+                "registered_at": _iso(r.registered_at),
                 "checked_in_at": _iso(r.checked_in_at),
             }
             for r in rows
@@ -137,20 +142,20 @@ def dashboard(
             select(
                 registrations.c.status,
                 func.count(registrations.c.id),
-                func.count(checkins.c.id),
-                func.min(checkins.c.checked_in_at),
-                func.max(checkins.c.checked_in_at),
+                func.count(check_ins.c.id),
+                func.min(check_ins.c.checked_in_at),
+                func.max(check_ins.c.checked_in_at),
             )
-            .select_from(
-                registrations.outerjoin(checkins, checkins.c.registration_id == registrations.c.id)
-            )
+            .select_from(registrations.outerjoin(check_ins, _entrance_check_in()))
             .where(registrations.c.event_id == event_id)
             .group_by(registrations.c.status)
         ).all()
         recent_count = conn.execute(
             select(func.count())
-            .select_from(checkins)
-            .where(and_(checkins.c.event_id == event_id, checkins.c.checked_in_at >= now - recent))
+            .select_from(check_ins)
+            .where(
+                and_(check_ins.c.event_id == event_id, check_ins.c.checked_in_at >= now - recent)
+            )
         ).scalar_one()
     counts = {"confirmed": 0, "waitlisted": 0, "cancelled": 0}
     checked_in = 0
@@ -164,7 +169,7 @@ def dashboard(
     confirmed = counts["confirmed"]
     return {
         "event_id": event.id,
-        "name": event.name,
+        "title": event.title,
         "capacity": event.capacity,
         "registrations": counts,
         "seats_left": max(event.capacity - confirmed, 0),
@@ -178,11 +183,10 @@ def dashboard(
     }
 
 
-def _attendee_email(conn: Connection, attendee_id: int) -> str:
-    email = conn.execute(select(attendees.c.email).where(attendees.c.id == attendee_id)).scalar()
-    if email is None:
+def _require_attendee(conn: Connection, attendee_id: int) -> None:
+    found = conn.execute(select(attendees.c.id).where(attendees.c.id == attendee_id)).scalar()
+    if found is None:
         raise NotFound(f"attendee {attendee_id} not found")
-    return str(email)
 
 
 def _registration_body(row: Any, event_id: int, attendee_id: int) -> dict[str, Any]:
@@ -204,8 +208,8 @@ def register(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> 
         ).scalar()
         if capacity is None:
             raise NotFound(f"event {event_id} not found")
-        email = _attendee_email(conn, attendee_id)
-        existing = _active_registration(conn, event_id, email)
+        _require_attendee(conn, attendee_id)
+        existing = _active_registration(conn, event_id, attendee_id)
         if existing is not None:
             return WriteResult(
                 False, _registration_body(existing, event_id, attendee_id), attendee_id
@@ -214,7 +218,7 @@ def register(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> 
         status = "confirmed" if confirmed < capacity else "waitlisted"
         result = conn.execute(
             insert(registrations).values(
-                event_id=event_id, attendee_email=email, status=status, created_at=now
+                event_id=event_id, attendee_id=attendee_id, status=status, registered_at=now
             )
         )
         reg_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
@@ -227,22 +231,30 @@ def register(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> 
     return WriteResult(True, body, attendee_id)
 
 
-def _active_registration(conn: Connection, event_id: int, email: str) -> Row[Any, Any] | None:
+def _active_registration(conn: Connection, event_id: int, attendee_id: int) -> Row[Any, Any] | None:
     """The attendee's registration for the event that is not cancelled, if any."""
     return conn.execute(
         select(registrations.c.id, registrations.c.status).where(
             registrations.c.event_id == event_id,
-            registrations.c.attendee_email == email,
+            registrations.c.attendee_id == attendee_id,
             registrations.c.status != "cancelled",
         )
     ).first()
 
 
+def _entrance_check_in() -> Any:
+    """Join condition: a registration's check-in at the event's entrance."""
+    return and_(
+        check_ins.c.registration_id == registrations.c.id,
+        check_ins.c.session_id == EVENT_ENTRANCE,
+    )
+
+
 def check_in(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> WriteResult:
-    """Check in a confirmed registration; a second check-in returns the first."""
+    """Check in a confirmed registration at the entrance; a second check-in returns the first."""
     with engine.connect() as conn:
-        email = _attendee_email(conn, attendee_id)
-        reg = _active_registration(conn, event_id, email)
+        _require_attendee(conn, attendee_id)
+        reg = _active_registration(conn, event_id, attendee_id)
     if reg is None:
         raise NotFound(f"attendee {attendee_id} is not registered for event {event_id}")
     if reg.status != "confirmed":
@@ -251,16 +263,19 @@ def check_in(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> 
     try:
         with engine.begin() as conn:
             conn.execute(
-                insert(checkins).values(
-                    event_id=event_id, registration_id=reg.id, checked_in_at=now
+                insert(check_ins).values(
+                    event_id=event_id,
+                    registration_id=reg.id,
+                    session_id=EVENT_ENTRANCE,
+                    checked_in_at=now,
                 )
             )
     except IntegrityError:
-        created = False  # already checked in (unique registration_id): return the first one
+        created = False  # already checked in (unique per registration and session)
     with engine.connect() as conn:
         first = conn.execute(
-            select(checkins.c.id, checkins.c.checked_in_at).where(
-                checkins.c.registration_id == reg.id
+            select(check_ins.c.id, check_ins.c.checked_in_at).where(
+                check_ins.c.registration_id == reg.id, check_ins.c.session_id == EVENT_ENTRANCE
             )
         ).one()
     body = {
@@ -271,3 +286,33 @@ def check_in(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> 
         "checked_in_at": _iso(first.checked_in_at),
     }
     return WriteResult(created, body, attendee_id)
+
+
+def session_page(engine: Engine, session_id: int) -> dict[str, Any] | None:
+    """One session with its event and how many checked in to it; None if unknown."""
+    with engine.connect() as conn:
+        row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
+        if row is None:
+            return None
+        attended = conn.execute(
+            select(func.count()).select_from(check_ins).where(check_ins.c.session_id == session_id)
+        ).scalar_one()
+    return {
+        "id": row.id,
+        "event_id": row.event_id,
+        "title": row.title,
+        "room": row.room,
+        "starts_at": _iso(row.starts_at),
+        "ends_at": _iso(row.ends_at),
+        "capacity": row.capacity,
+        "checked_in": int(attended),
+    }
+
+
+def attendee_contact(engine: Engine, attendee_id: int) -> str | None:
+    """The attendee's e-mail address (where notifications go); None if unknown."""
+    with engine.connect() as conn:
+        email = conn.execute(
+            select(attendees.c.email).where(attendees.c.id == attendee_id)
+        ).scalar()
+    return str(email) if email is not None else None

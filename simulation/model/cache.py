@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from perfcore.cache.policy import ttl_for, uses_memory
 from perfcore.config import CacheConfig
-from simulation.scenario import KEY_SPACE, InfrastructureSpec, KeySpace
+from perfcore.platform import PLATFORM, KeySpace
+from simulation.scenario import InfrastructureSpec
 
 L1Entry = tuple[float, float]  # (expires_at, stored_at)
 
@@ -37,17 +38,7 @@ class CacheTier:
     ) -> None:
         self.config = config
         self.enabled = infra.cache.enabled
-        self.namespace_space: dict[str, KeySpace] = {}
-        for name, spec in infra.request_classes.items():
-            if spec.namespace is None:
-                continue
-            space = KEY_SPACE[name]
-            known = self.namespace_space.setdefault(spec.namespace, space)
-            if known != space:
-                raise ValueError(
-                    f"infrastructure.request_classes.{name}.namespace: {spec.namespace} "
-                    f"is keyed by {known}, not {space}"
-                )
+        self.namespace_space: dict[str, KeySpace] = dict(PLATFORM.namespaces)
         self.offset: dict[str, int] = {}
         total = 0
         for ns, space in self.namespace_space.items():

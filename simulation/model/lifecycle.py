@@ -15,10 +15,12 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
+from perfcore.platform import PLATFORM
 from simulation.scenario import EventJobsSpec, TimedJobSpec
 from simulation.workload import EventLayout
 
 Submit = Callable[[str, NDArray[np.float64]], None]  # (job type, arrival times)
+JOBS = PLATFORM.lifecycle_jobs  # which job type each moment of an event's life creates
 BATCH_S = 60.0  # Poisson job sources enqueue a minute of arrivals at a time
 
 
@@ -33,14 +35,14 @@ def event_life(
     remind_at = max(start - spec.reminder_lead_h * 3600.0, 0.0)
     yield env.timeout(remind_at - env.now)
     batches = math.ceil(int(layout.size[e]) / spec.attendees_per_reminder_job)
-    submit("notification_sending", _at(env.now, batches))
+    submit(JOBS.reminder, _at(env.now, batches))
     yield env.timeout(max(start - env.now, 0.0))
     while env.now + spec.analytics_every_s <= end:
         yield env.timeout(spec.analytics_every_s)
-        submit("analytics_processing", _at(env.now))
+        submit(JOBS.live_analytics, _at(env.now))
     yield env.timeout(max(end - env.now, 0.0))
     if spec.reports_at_end:
-        submit("report_generation", _at(env.now, spec.reports_at_end))
+        submit(JOBS.final_report, _at(env.now, spec.reports_at_end))
 
 
 def timed_jobs(

@@ -74,9 +74,6 @@ class Platform:
             scenario.horizon_s, len(REQUEST_CLASSES), [q.name for q in self.jobs.queues]
         )
         self.cluster = Cluster(env, initial, infra.api.startup_s, self._ready_changed)
-        self.baseline_rate = scenario.scaling.baseline_request_rate or (
-            self.workload.expected_requests() / scenario.horizon_s
-        )
         self.autoscaler = Autoscaler(
             env,
             self.cluster,
@@ -87,7 +84,8 @@ class Platform:
             memory_per_busy_slot=infra.api.memory_per_busy_slot,
             take_window=self._take_window,
             backlog=lambda: self.jobs.backlog,
-            baseline_request_rate=self.baseline_rate,
+            # None drops the seed rule's request-rate clause, as in production.
+            baseline_request_rate=scenario.scaling.baseline_request_rate,
         )
         self._window = [0.0, 0.0, 0]
         self.requests = 0

@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from perfcore.cache.policy import l1_expiry, xfetch_should_refresh
+from perfcore.platform import PLATFORM
 from simulation.model.cache import CacheTier, trim_l1
 from simulation.model.pool import ServerPool
 from simulation.scenario import REQUEST_CLASSES, Scenario
@@ -54,36 +55,31 @@ class ClassTable:
 
     @classmethod
     def build(cls, scenario: Scenario, cache: CacheTier) -> ClassTable:
+        """The platform's request classes with the scenario's costs and config."""
         infra = scenario.infrastructure
         queries = infra.db.queries
         t = ClassTable([], [], [], [], [], [], [])
         for name in REQUEST_CLASSES:
-            spec = infra.request_classes.get(name)
-            if spec is None:  # a class the scenario dropped: never arrives
-                t.cpu_s.append(0.0)
-                t.db_s.append(0.0)
-                t.offset.append(-1)
-                t.use_l1.append(False)
-                t.ttl_s.append(0.0)
-                t.invalidates.append([])
-                t.jobs.append([])
-                continue
-            t.cpu_s.append(spec.cpu_ms / 1000.0)
-            q = queries[spec.db_query] if spec.db_query else None
+            rc = PLATFORM.request_classes[name]
+            t.cpu_s.append(infra.request_classes[name].cpu_ms / 1000.0)
+            q = queries[rc.query] if rc.query else None
             ms = (q.with_index_ms if infra.db.indexed else q.without_index_ms) if q else 0.0
             t.db_s.append(ms / 1000.0)
-            ttl = cache.ttl(spec.namespace) if spec.namespace else None
-            cached = cache.enabled and not spec.write and ttl is not None
-            t.offset.append(cache.offset[spec.namespace] if cached and spec.namespace else -1)
-            t.use_l1.append(bool(cached and spec.namespace and cache.uses_l1(spec.namespace)))
+            ns = rc.namespace
+            ttl = cache.ttl(ns) if ns else None
+            cached = cache.enabled and ns is not None and ttl is not None
+            t.offset.append(cache.offset[ns] if cached and ns else -1)
+            t.use_l1.append(bool(cached and ns and cache.uses_l1(ns)))
             t.ttl_s.append(ttl if ttl is not None else 0.0)
             inv = []
             if cache.enabled:
-                for ns in spec.invalidates:
-                    if ns in cache.offset:
-                        inv.append((cache.offset[ns], cache.namespace_space[ns] == "event"))
+                for item in rc.invalidates:
+                    # The key an invalidation uses is the event's or the request's own.
+                    if item.key not in ("event", rc.key):
+                        raise ValueError(f"{name}: cannot key an invalidation by {item.key}")
+                    inv.append((cache.offset[item.namespace], item.key == "event"))
             t.invalidates.append(inv)
-            t.jobs.append(sorted(spec.jobs.items()))
+            t.jobs.append(sorted(rc.jobs.items()))
         return t
 
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 
+from perfcore.platform.database import connect
+from perfcore.platform.schema import (
+    create_schema,
+    drop_schema,
+    notifications,
+    registrations,
+    report_aggregates,
+)
+from perfcore.platform.seed import SeedSize, seed
 from perfcore.queues.handlers import (
     HANDLERS,
     InvalidJobData,
@@ -16,16 +26,9 @@ from perfcore.queues.handlers import (
     UnknownJobType,
     handler_for,
 )
-from perfcore.queues.refdb import (
-    connect,
-    create_schema,
-    metadata,
-    notification_outbox,
-    registrations,
-    report_aggregates,
-    seed,
-)
 from perfcore.queues.routing import JOB_TYPES
+
+NOW = datetime(2026, 11, 26, 12, 0, 0)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
@@ -35,11 +38,11 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     else:
         url = request.getfixturevalue("queue_db_url")
     eng = connect(url)
-    metadata.drop_all(eng)
+    drop_schema(eng)
     create_schema(eng)
-    seed(eng, events_count=4, per_event=25)
+    seed(eng, NOW, SeedSize(events=4, attendees=60, registrations_per_event=25, capacity=25))
     yield eng
-    metadata.drop_all(eng)
+    drop_schema(eng)
     eng.dispose()
 
 
@@ -111,7 +114,7 @@ def test_notification_writes_one_outbox_row_per_job(engine: Engine, tmp_path: Pa
     }
     assert other["outbox_id"] != first["outbox_id"]
     with engine.connect() as conn:
-        rows = conn.execute(select(notification_outbox).order_by(notification_outbox.c.id)).all()
+        rows = conn.execute(select(notifications).order_by(notifications.c.id)).all()
     assert [(r.job_key, r.channel, r.recipient) for r in rows] == [
         ("bull:critical:7", "sms", "ops@example.org"),
         ("bull:normal:8", "sms", "ops@example.org"),

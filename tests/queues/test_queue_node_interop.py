@@ -15,8 +15,9 @@ from conftest import wait_for_state
 from sqlalchemy import select
 
 from perfcore.config import QueuesConfig
+from perfcore.platform.database import connect
+from perfcore.platform.schema import notifications
 from perfcore.queues.manager import QueueManager
-from perfcore.queues.refdb import connect, notification_outbox
 
 pytestmark = [pytest.mark.redis, pytest.mark.node]
 
@@ -104,7 +105,7 @@ async def test_job_added_from_node_is_processed_by_a_perfcore_worker(
     # the handler really wrote the outbox row
     engine = connect(qconfig.database_url)
     with engine.connect() as conn:
-        row = conn.execute(select(notification_outbox)).one()
+        row = conn.execute(select(notifications)).one()
     engine.dispose()
     assert (row.job_key, row.recipient, row.channel) == (
         f"{qconfig.prefix}:normal:{job_id}",

@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from perfcore.config import PerfcoreConfig, validate_model
+from perfcore.platform.seed import SeedSize
 from perfcore.service import ServiceOptions, create_app
-from perfcore.service.schema import SeedSize
 
 SMALL = SeedSize(events=6, attendees=60, registrations_per_event=12, capacity=20)
 

@@ -13,7 +13,8 @@ import pytest
 from redis import Redis
 from sqlalchemy import create_engine, func, insert, select, update
 
-from perfcore.service.schema import SeedSize, attendees, checkins, events, registrations
+from perfcore.platform.schema import attendees, check_ins, events, registrations
+from perfcore.platform.seed import SeedSize, event_row
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.redis]
 
@@ -37,9 +38,7 @@ def new_event(dsn: str, capacity: int) -> int:
     starts = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)
     _sql(
         dsn,
-        insert(events).values(
-            id=event_id, name=f"E{event_id}", starts_at=starts, capacity=capacity
-        ),
+        insert(events).values(event_row(event_id, starts, capacity, title=f"E{event_id}")),
     )
     return event_id
 
@@ -73,16 +72,16 @@ def test_read_is_cached_in_memory_and_redis(
     with start_app(config) as client:
         first = client.get(f"/events/{event_id}").json()
         # Changed behind the API's back: a cached read must not see it.
-        _sql(service_db, update(events).where(events.c.id == event_id).values(name="renamed"))
+        _sql(service_db, update(events).where(events.c.id == event_id).values(title="renamed"))
         second = client.get(f"/events/{event_id}").json()
         tiers = client.app.state.service.cache.stats()["namespaces"]["event_detail"]  # type: ignore[attr-defined]
-    assert first["name"] == second["name"] == f"E{event_id}"
+    assert first["title"] == second["title"] == f"E{event_id}"
     assert tiers["l1_hits"] == 1 and tiers["fetches"] == 1
     raw = Redis.from_url(redis_cache_url).get(f"{config.cache.key_prefix}:event_detail:{event_id}")
-    assert raw is not None and json.loads(raw)["v"]["name"] == f"E{event_id}"
+    assert raw is not None and json.loads(raw)["v"]["title"] == f"E{event_id}"
     # A fresh instance (empty L1) is served by Redis, still without the database.
     with start_app(config) as other:
-        assert other.get(f"/events/{event_id}").json()["name"] == f"E{event_id}"
+        assert other.get(f"/events/{event_id}").json()["title"] == f"E{event_id}"
         ns = other.app.state.service.cache.stats()["namespaces"]["event_detail"]  # type: ignore[attr-defined]
     assert ns["l2_hits"] == 1 and ns["fetches"] == 0
 
@@ -138,7 +137,7 @@ def test_dashboard_numbers_match_the_rows(start_app: AppFactory, service_db: str
     )
     rows_checked = _sql(
         service_db,
-        select(func.count()).select_from(checkins).where(checkins.c.event_id == event_id),
+        select(func.count()).select_from(check_ins).where(check_ins.c.event_id == event_id),
     )
     assert board["registrations"] == {"confirmed": rows_confirmed, "waitlisted": 2, "cancelled": 0}
     assert board["checked_in"] == rows_checked == 3
@@ -181,7 +180,7 @@ def test_export_without_a_queue_runs_in_process(start_app: AppFactory, tmp_path:
     files = list((tmp_path / "exports").glob("registrations-inline-*.csv"))
     assert len(files) == 1
     lines = files[0].read_text().splitlines()
-    assert lines[0].startswith("id,event_id,attendee_email") and len(lines) > 1
+    assert lines[0].startswith("id,event_id,attendee_id") and len(lines) > 1
 
 
 def test_metrics_label_routes_by_template(start_app: AppFactory) -> None:

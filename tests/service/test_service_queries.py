@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from perfcore.queues.refdb import connect
+from perfcore.platform.database import connect
+from perfcore.platform.schema import create_schema, events
+from perfcore.platform.seed import SeedSize, event_row, seed
 from perfcore.service import queries
-from perfcore.service.schema import SeedSize, create_schema, events, seed
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
 SIZE = SeedSize(events=5, attendees=40, registrations_per_event=10, capacity=8)
@@ -52,7 +53,7 @@ def test_active_events_window(engine: Engine) -> None:
 
 def test_registration_fills_then_waitlists_and_is_idempotent(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(events).values(id=98, name="three seats", starts_at=NOW, capacity=3))
+        conn.execute(insert(events).values(event_row(98, NOW, 3)))
     registered = [queries.register(engine, 98, a, NOW) for a in range(1, 6)]
     assert [r.body["status"] for r in registered] == ["confirmed"] * 3 + ["waitlisted"] * 2
     assert all(r.created for r in registered)
@@ -69,7 +70,7 @@ def test_registration_fills_then_waitlists_and_is_idempotent(engine: Engine) -> 
 
 def test_check_in_once_and_only_when_confirmed(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(events).values(id=99, name="small", starts_at=NOW, capacity=1))
+        conn.execute(insert(events).values(event_row(99, NOW, 1)))
     seated = queries.register(engine, 99, 1, NOW)
     waiting = queries.register(engine, 99, 2, NOW)
     assert (seated.body["status"], waiting.body["status"]) == ("confirmed", "waitlisted")
@@ -94,7 +95,7 @@ def test_concurrent_registrations_never_oversell_on_mariadb(service_db: str) -> 
     seed(engine, NOW, SIZE)  # no-op when another test of the module seeded it
     with engine.begin() as conn:
         event_id = int(conn.execute(select(func.max(events.c.id))).scalar_one()) + 1
-        conn.execute(insert(events).values(id=event_id, name="race", starts_at=NOW, capacity=3))
+        conn.execute(insert(events).values(event_row(event_id, NOW, 3)))
     barrier = threading.Barrier(12)
 
     def one(attendee_id: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from perfcore.config import validate_model
+from perfcore.platform import PLATFORM
 from simulation.scenario import Scenario
 
 
@@ -44,11 +45,16 @@ def mmc_scenario(lam: float, mu: float, c: int, horizon_s: float, seed: int) -> 
     return validate_model(Scenario, data)
 
 
+def priority_types(k: int) -> list[str]:
+    """The first ``k`` of the platform's job types, for priorities 1..k."""
+    return list(PLATFORM.job_types)[:k]
+
+
 def priority_scenario(
     rates: list[float], mean_service_s: float, workers: int, horizon_s: float, seed: int
 ) -> Scenario:
     """Jobs only: one queue with ``workers`` workers, one job type per priority 1..k."""
-    types = [f"class_{i + 1}" for i in range(len(rates))]
+    types = priority_types(len(rates))
     data = reduced(
         seed=seed,
         horizon_s=horizon_s,

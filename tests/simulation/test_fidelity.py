@@ -10,7 +10,7 @@ from simulation.run import simulate
 from simulation.scenario import Scenario
 from simulation.theory import cobham_waits, erlang_c, mmc_mean_wait, ttl_hit_ratio
 
-from .helpers import mmc_scenario, priority_scenario, reduced
+from .helpers import mmc_scenario, priority_scenario, priority_types, reduced
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_priority_queue_matches_cobham() -> None:
     types = np.frombuffer(queue.wait_type, dtype=np.int8)
     expected = cobham_waits(rates, 1.0 / service_s, workers)
     for k, theory in enumerate(expected):
-        mine = waits[types == jobs.type_id[f"class_{k + 1}"]]
+        mine = waits[types == jobs.type_id[priority_types(len(rates))[k]]]
         assert mine.shape[0] > 250_000
         assert float(mine.mean()) == pytest.approx(theory, rel=0.05), f"class {k + 1}"
     # Priorities matter: the classes are far apart, in order.
@@ -54,9 +54,7 @@ def test_single_key_ttl_hit_ratio(lam: float, ttl: float) -> None:
         seed=11,
         horizon_s=60_000 / lam,
         workload__streams=[{"request_class": "event_detail", "rate_per_s": lam, "keys": 1}],
-        infrastructure__request_classes={
-            "event_detail": {"cpu_ms": 0.001, "namespace": "event_detail"}
-        },
+        infrastructure__request_classes={"event_detail": {"cpu_ms": 0.001}},
         infrastructure__api={"slots_per_replica": 4, "service": "deterministic"},
         infrastructure__cache={"enabled": True, "l1_lookup_ms": 0.0, "l2_rtt_ms": 0.0},
         cache={
@@ -81,20 +79,16 @@ def test_littles_law_on_a_busy_run() -> None:
             {"request_class": "register", "rate_per_s": 30.0, "keys": 20_000},
         ],
         infrastructure__request_classes={
-            "event_detail": {"cpu_ms": 20.0, "namespace": "event_detail", "db_query": "q"},
-            "attendee_profile": {"cpu_ms": 25.0, "namespace": "profile", "db_query": "q"},
-            "register": {
-                "cpu_ms": 40.0,
-                "db_query": "w",
-                "write": True,
-                "invalidates": ["profile"],
-            },
+            "event_detail": {"cpu_ms": 20.0},
+            "attendee_profile": {"cpu_ms": 25.0},
+            "register": {"cpu_ms": 40.0},  # invalidates the profile it writes (the platform's)
         },
         infrastructure__db={
             "connections": 8,
             "queries": {
-                "q": {"with_index_ms": 20.0, "without_index_ms": 80.0},
-                "w": {"with_index_ms": 10.0, "without_index_ms": 20.0},
+                "event_by_id": {"with_index_ms": 20.0, "without_index_ms": 80.0},
+                "attendee_by_id": {"with_index_ms": 20.0, "without_index_ms": 80.0},
+                "insert_registration": {"with_index_ms": 10.0, "without_index_ms": 20.0},
             },
         },
         infrastructure__api={"slots_per_replica": 24, "cpus_per_replica": 13},  # CPU rho ~0.84

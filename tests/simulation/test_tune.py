@@ -117,7 +117,7 @@ def test_recommendation_beats_the_start_when_resimulated(
         return score(simulate(sc).summary(), result.violation_weight)
 
     start = objective(load_scenario(scenario_file))
-    tuned = objective(load_scenario(scenario_file, platform_path=tmp_path / "recommended.yaml"))
+    tuned = objective(load_scenario(scenario_file, config_path=tmp_path / "recommended.yaml"))
     assert tuned <= start
     # recommended.yaml reproduces what the tuner measured (it loads unchanged).
     assert tuned == pytest.approx(result.best.objective)

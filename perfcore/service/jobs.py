@@ -1,10 +1,11 @@
-"""Export and report requests: accepted at once (202), done later by a job.
+"""Jobs the API enqueues: the platform description says which, this module sends them.
 
-With a queue Redis configured, the job goes through :class:`QueueManager`, so
-the routing policy picks its queue and priority and any ``perfcore worker``
-(or the platform's Node workers) runs it.  Without one, the same handler from
+With a queue Redis configured, jobs go through :class:`QueueManager`, so the
+routing policy picks queue and priority and any ``perfcore worker`` (or the
+platform's Node workers) runs them. Without one, the same handler from
 :mod:`perfcore.queues.handlers` runs in a background thread of this process:
-a quick local run still produces the export, it just has no queue in front.
+a quick local run still produces the export or the outbox row, it just has no
+queue in front.
 """
 
 from __future__ import annotations
@@ -13,37 +14,42 @@ import asyncio
 import logging
 import uuid
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from perfcore.platform import PLATFORM
 from perfcore.queues.handlers import JobContext, handler_for
 from perfcore.queues.manager import QueueManager
 
-ExportJobType = Literal["data_export", "report_generation", "user_report"]
 log = logging.getLogger("perfcore.service")
 
 
-def job_data(job_type: ExportJobType, event_id: int, table: str) -> dict[str, Any]:
-    """The handler input for one event's export or report."""
-    if job_type == "data_export":
-        return {"table": table, "event_id": event_id}
+def job_data(
+    job_type: str, event_id: int, *, recipient: str = "", subject: str = "", table: str = ""
+) -> dict[str, Any]:
+    """The handler input for one job about one event, by the kind of work the type is."""
+    kind = PLATFORM.job_types[job_type].handler
+    if kind == "notification":
+        return {"recipient": recipient, "subject": subject, "body": f"event {event_id}"}
+    if kind == "export":
+        return {"table": table or "registrations", "event_id": event_id}
     return {"event_ids": [event_id]}
 
 
-class Exporter(Protocol):
-    async def submit(self, job_type: ExportJobType, data: dict[str, Any]) -> dict[str, Any]: ...
+class JobSink(Protocol):
+    async def submit(self, job_type: str, data: dict[str, Any]) -> dict[str, Any]: ...
 
     async def close(self) -> None: ...
 
 
-class QueueExporter:
+class QueueJobs:
     """Adds jobs to the BullMQ priority queues."""
 
     def __init__(self, manager: QueueManager) -> None:
         self.manager = manager
 
-    async def submit(self, job_type: ExportJobType, data: dict[str, Any]) -> dict[str, Any]:
+    async def submit(self, job_type: str, data: dict[str, Any]) -> dict[str, Any]:
         job = await self.manager.add(job_type, data)
         route = self.manager.route(job_type)
         return {"job_id": str(job.id), "job_type": job_type, "queue": route.queue, "mode": "queued"}
@@ -52,7 +58,7 @@ class QueueExporter:
         await self.manager.close()
 
 
-class InlineExporter:
+class InlineJobs:
     """Runs the job's handler in a thread after answering; for runs without a queue Redis."""
 
     def __init__(self, engine: Engine, export_dir: Path) -> None:
@@ -60,7 +66,7 @@ class InlineExporter:
         self.export_dir = export_dir
         self._running: set[asyncio.Task[Any]] = set()
 
-    async def submit(self, job_type: ExportJobType, data: dict[str, Any]) -> dict[str, Any]:
+    async def submit(self, job_type: str, data: dict[str, Any]) -> dict[str, Any]:
         job_id = uuid.uuid4().hex
         ctx = JobContext(self.engine, self.export_dir, f"inline-{job_id}")
         task = asyncio.create_task(asyncio.to_thread(handler_for(job_type), ctx, data))
@@ -71,9 +77,9 @@ class InlineExporter:
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._running.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.warning("inline export failed: %r", task.exception())
+            log.warning("inline job failed: %r", task.exception())
 
     async def close(self) -> None:
-        # Let started exports finish writing (a thread cannot be cancelled anyway).
+        # Let started jobs finish writing (a thread cannot be cancelled anyway).
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
