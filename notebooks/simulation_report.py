@@ -36,6 +36,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from perfcore.platform import PLATFORM
 from simulation.report import timeseries
 from simulation.run import simulate
 from simulation.scenario import REQUEST_CLASSES, load_scenario
@@ -174,13 +175,8 @@ plt.show()
 
 # %%
 ENDPOINT_CLASS = {
-    "GET /events/active": "list_active_events",
-    "GET /events/{event_id}": "event_detail",
-    "GET /attendees/{attendee_id}": "attendee_profile",
-    "POST /events/{event_id}/registrations": "register",
-    "POST /events/{event_id}/checkins": "check_in",
-    "GET /events/{event_id}/dashboard": "organizer_dashboard",
-    "POST /events/{event_id}/exports": "export_report",
+    f"{rc.endpoint.method} {rc.endpoint.path}": name
+    for name, rc in PLATFORM.request_classes.items()
 }
 if LOADTEST_SUMMARY:
     measured = json.loads(Path(LOADTEST_SUMMARY).read_text())

@@ -71,8 +71,11 @@ class NotificationInput(_Input):
     channel: Literal["email", "sms", "push"] = "email"
 
 
+ExportTable = Literal["events", "registrations"]  # the tables a data export may write
+
+
 class ExportInput(_Input):
-    table: Literal["events", "registrations"] = "registrations"
+    table: ExportTable = "registrations"
     event_id: int | None = None
 
 

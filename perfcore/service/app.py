@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
@@ -35,6 +35,7 @@ from perfcore.platform.database import connect
 from perfcore.platform.model import GLOBAL_KEY
 from perfcore.platform.schema import create_schema
 from perfcore.platform.seed import SeedSize, seed
+from perfcore.queues.handlers import ExportTable
 from perfcore.queues.manager import QueueManager
 from perfcore.service import queries
 from perfcore.service.jobs import InlineJobs, JobSink, QueueJobs, job_data
@@ -42,6 +43,7 @@ from perfcore.service.metrics import HttpMetrics, MetricsMiddleware
 
 P = ParamSpec("P")
 T = TypeVar("T")
+WriteQuery = Callable[[Engine, int, int, datetime], queries.WriteResult]
 
 
 def utc_now() -> datetime:
@@ -83,6 +85,15 @@ class ServiceState:
         key = PLATFORM.cache_key(rc.key, params)
         return await self.cache.get_with_cache(key, fetch, namespace=rc.namespace)
 
+    async def write(
+        self, request_class: str, query: WriteQuery, event_id: int, body: AttendeeRef
+    ) -> JSONResponse:
+        """Run an attendee's write, then what the platform says follows it."""
+        result = await self.db(query, self.engine, event_id, body.attendee_id, self.options.clock())
+        jobs = await self.after_write(request_class, {"event_id": event_id, **body.model_dump()})
+        status = 201 if result.created else 200
+        return JSONResponse({**result.body, "jobs": jobs}, status_code=status)
+
     async def after_write(self, request_class: str, params: dict[str, Any]) -> list[str]:
         """Invalidate what the write touched, then enqueue its jobs; returns their types."""
         for inv in PLATFORM.request_classes[request_class].invalidates:
@@ -111,7 +122,7 @@ EXPORT_JOBS = tuple(PLATFORM.request_classes["export_report"].jobs)
 class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     job_type: str = Field("data_export", description=f"one of {', '.join(EXPORT_JOBS)}")
-    table: Literal["events", "registrations"] = "registrations"
+    table: ExportTable = "registrations"
 
     @field_validator("job_type")
     @classmethod
@@ -266,19 +277,11 @@ def create_app(
 
     @route("register")
     async def register(event_id: int, body: AttendeeRef, s: State) -> JSONResponse:
-        result = await s.db(
-            queries.register, s.engine, event_id, body.attendee_id, s.options.clock()
-        )
-        jobs = await s.after_write("register", {"event_id": event_id, **body.model_dump()})
-        return _written(result, jobs)
+        return await s.write("register", queries.register, event_id, body)
 
     @route("check_in")
     async def check_in(event_id: int, body: AttendeeRef, s: State) -> JSONResponse:
-        result = await s.db(
-            queries.check_in, s.engine, event_id, body.attendee_id, s.options.clock()
-        )
-        jobs = await s.after_write("check_in", {"event_id": event_id, **body.model_dump()})
-        return _written(result, jobs)
+        return await s.write("check_in", queries.check_in, event_id, body)
 
     @route("export_report")
     async def export_report(
@@ -291,11 +294,6 @@ def create_app(
         return JSONResponse({"event_id": event_id, **submitted}, status_code=202)
 
     return app
-
-
-def _written(result: queries.WriteResult, jobs: list[str]) -> JSONResponse:
-    status = 201 if result.created else 200
-    return JSONResponse({**result.body, "jobs": jobs}, status_code=status)
 
 
 def _ping(engine: Engine) -> None:

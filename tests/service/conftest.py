@@ -70,13 +70,16 @@ def service_config(redis_cache_url: str, tmp_path: Path) -> ConfigFactory:
 
 @pytest.fixture()
 def start_app(service_db: str, service_config: ConfigFactory) -> AppFactory:
-    """``start_app(config=None, queues_url=None)`` -> a TestClient context with the lifespan run."""
+    """``start_app(config=None, queues_url=None, options=None)`` -> a TestClient with its lifespan."""
 
-    def start(config: PerfcoreConfig | None = None, queues_url: str | None = None) -> TestClient:
+    def start(
+        config: PerfcoreConfig | None = None,
+        queues_url: str | None = None,
+        options: ServiceOptions | None = None,
+    ) -> TestClient:
         config = config or service_config()
-        app = create_app(
-            config, service_db, queues_url=queues_url, options=ServiceOptions(seed=SMALL)
-        )
+        options = options or ServiceOptions(seed=SMALL)
+        app = create_app(config, service_db, queues_url=queues_url, options=options)
         return TestClient(app)
 
     return start

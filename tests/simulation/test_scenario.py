@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from perfcore.config import ConfigError, PerfcoreConfig, dump_yaml
 from perfcore.platform import PLATFORM
 from simulation.run import simulate
-from simulation.scenario import load_scenario
+from simulation.scenario import PLATFORM_SECTIONS, load_scenario
 
 
 def test_default_is_the_documented_day() -> None:
@@ -77,3 +80,17 @@ def test_partial_overrides_extend_default_mappings() -> None:
     assert set(classes) == set(PLATFORM.request_classes)
     assert sc.infrastructure.db.queries["event_by_id"].with_index_ms == 9
     assert "dashboard_stats" in sc.infrastructure.db.queries
+
+
+def test_the_default_scenario_runs_exactly_the_production_defaults() -> None:
+    printed = subprocess.run(
+        [sys.executable, "-m", "perfcore", "config", "defaults"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    production = yaml.safe_load(printed)
+    simulated = load_scenario(None).config.model_dump(mode="json")
+    assert set(production) == set(PLATFORM_SECTIONS)
+    assert simulated == production
