@@ -9,6 +9,12 @@ invalidation on writes, the same :mod:`perfcore.cache.policy` calls) and job
 queues as ``simpy.PriorityResource`` with a process per job; replicas are
 fixed (``scaling.min_replicas``), so compare it on a scenario without
 autoscaling. It is a baseline, not a product: slow by construction.
+
+Why a second request path and not a call into :mod:`simulation.model.requests`:
+the benchmark measures what the batched heap loop buys over the textbook
+process-per-request form, so this form must stay textbook. What a request
+class *does* is still read, not restated: both paths build the same
+:class:`~simulation.model.requests.ClassTable` from the platform description.
 """
 
 from __future__ import annotations
