@@ -7,6 +7,7 @@ the import path) with the project's own contracts.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -73,3 +74,21 @@ def test_a_wrong_import_breaks_its_contract(
     assert "Contracts: 4 kept, 1 broken." in result.stdout, result.stdout
     assert contract in result.stdout.split("Broken contracts", 1)[1], result.stdout
     assert module.removesuffix(".py").replace("/", ".") in result.stdout
+
+
+def test_help_lists_commands_without_importing_them() -> None:
+    script = (
+        "import contextlib, io, json, sys\n"
+        "from perfcore.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    main(['--help'])\n"
+        "heavy = ('simpy', 'optuna', 'redis', 'sqlalchemy', 'kubernetes', 'simulation.cli')\n"
+        "print(json.dumps({'help': out.getvalue(), 'loaded': [m for m in heavy if m in sys.modules]}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    report = json.loads(result.stdout)
+    assert report["loaded"] == []
+    assert "simulate  Run the SimPy model" in report["help"]
+    assert "tune      Choose config values" in report["help"]
