@@ -119,7 +119,10 @@ def loadtest(
     as_json: bool,
     out: Path | None,
 ) -> None:
-    """Load-test the reference API with Locust (headless, bounded, loopback only)."""
+    """Load-test the reference API with Locust (headless, bounded, loopback only).
+
+    --out DIR keeps Locust's CSVs, its log and summary.json there.
+    """
     host = require_loopback_url(host, "--host")
     seconds = parse_run_time(run_time)
     locustfile = locustfile or default_locustfile()
