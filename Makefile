@@ -28,6 +28,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check perfcore simulation tests benchmarks loadtests notebooks
 	$(VENV)/bin/mypy perfcore simulation
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP) services
 	scripts/run-tests benchmarks -q -s $(PYTEST_ARGS)
@@ -39,4 +40,4 @@ report: $(STAMP)
 	$(VENV)/bin/jupyter nbconvert --execute --to html --output-dir reports/ reports/simulation_report.ipynb
 
 clean:
-	rm -rf $(VENV) .perfcore .pytest_cache .mypy_cache .ruff_cache .benchmarks
+	rm -rf $(VENV) .perfcore .pytest_cache .mypy_cache .ruff_cache .benchmarks .import_linter_cache

@@ -3,7 +3,10 @@
 The contract other tools rely on lives here once: ``--json`` prints exactly one
 JSON object on stdout (nothing else), ``--out DIR`` also writes the results as
 files, ``--config FILE`` and ``--set path=value`` load the one configuration
-schema.
+schema, and the service URLs (``--redis``, ``--database-url``) override the
+configuration's.  A value given on the command line, or spelled out in
+``--config``/``--set``, always beats one discovered from a running stack
+(:func:`is_given`).
 
 >>> @click.command()
 ... @json_option
@@ -15,10 +18,15 @@ schema.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import click
+
+from perfcore.config import ConfigError, apply_overrides, read_yaml_file, value_at
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="print exactly one JSON object on stdout"
@@ -34,15 +42,64 @@ config_option = click.option(
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="perfcore YAML configuration [default: built-in defaults]",
+    help="perfcore YAML configuration (see 'perfcore config defaults') [default: built-in]",
 )
 set_option = click.option(
     "--set",
     "overrides",
     multiple=True,
     metavar="PATH=VALUE",
-    help="override a config field by dotted path (value parsed as YAML); repeatable",
+    help="override a field by dotted path, e.g. cache.default_ttl_s=60 (YAML value); repeatable",
 )
+
+
+def redis_option(tier: Literal["cache", "queues"], default: str) -> Callable[[F], F]:
+    """``--redis URL`` (parameter ``redis_url``): the cache's or the queues' Redis."""
+    kinds = {
+        "cache": "cache Redis: redis://, rediss://, unix:// or redis+cluster://h:p,h:p",
+        "queues": "queue (BullMQ) Redis URL",
+    }
+    return click.option(
+        "--redis",
+        "redis_url",
+        default=None,
+        metavar="URL",
+        help=f"{kinds[tier]} [default: {default}]",
+    )
+
+
+cache_redis_option = redis_option("cache", "cache.redis_url")
+
+
+def database_url_option(default: str) -> Callable[[F], F]:
+    """``--database-url URL`` (alias ``--db``; parameter ``database_url``): the reference database."""
+    return click.option(
+        "--database-url",
+        "--db",
+        "database_url",
+        default=None,
+        metavar="URL",
+        help=f"SQLAlchemy URL of the reference database [default: {default}]",
+    )
+
+
+def is_given(config_path: Path | None, overrides: tuple[str, ...] | list[str], path: str) -> bool:
+    """Whether ``--config`` or ``--set`` spells out the field at dotted ``path``.
+
+    Such a value is an explicit choice: it beats anything discovered (a running
+    stack's URL); a default does not.
+
+    >>> is_given(None, ["queues.redis_url=redis://127.0.0.1:6390/0"], "queues.redis_url")
+    True
+    >>> is_given(None, ["queues.prefix=bull"], "queues.redis_url")
+    False
+    """
+    data = read_yaml_file(config_path) if config_path is not None else None
+    try:
+        value_at(apply_overrides(data if isinstance(data, dict) else {}, list(overrides)), path)
+    except ConfigError:
+        return False
+    return True
 
 
 def emit(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from perfcore.cli_options import set_option
 from perfcore.config import PerfcoreConfig, dump_yaml, load_config
 
 
@@ -22,7 +23,7 @@ def defaults() -> None:
 
 @config.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a field")
+@set_option
 def check(file: Path, overrides: tuple[str, ...]) -> None:
     """Validate FILE: exit 0 when valid, 2 with one line naming the field otherwise."""
     load_config(file, list(overrides))

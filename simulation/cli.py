@@ -14,33 +14,17 @@ from typing import Any
 
 import click
 
+from perfcore.cli_options import config_option, json_option, out_option, set_option
 from simulation.scenario import load_scenario
 
 
 @click.command()
 @click.argument("scenario", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="override a scenario field, e.g. scaling.policy=seed (repeatable)",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="perfcore config YAML whose sections replace the scenario's",
-)
+@set_option
+@config_option
 @click.option("--seed", type=int, default=None, help="random seed (same seed, same result)")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="write metrics.json, timeseries.csv and PNG plots here",
-)
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
+@out_option
+@json_option
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def simulate(
     scenario: Path | None,
@@ -51,7 +35,12 @@ def simulate(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Simulate SCENARIO (YAML; default: 300 events, 200,000 attendees, one day)."""
+    """Simulate SCENARIO (YAML; default: 300 events, 200,000 attendees, one day).
+
+    --config FILE replaces the scenario's platform sections with the file's;
+    --set overrides any scenario field (e.g. scaling.policy=seed); --out DIR
+    writes metrics.json, timeseries.csv and PNG plots.
+    """
     from simulation.run import simulate as run
 
     sc = load_scenario(scenario, list(overrides), config_path=config_path, seed=seed)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from perfcore.cli_options import json_option, out_option, set_option
 from simulation.scenario import load_scenario
 from simulation.tune import DEFAULT_PARAMS, DEFAULT_VIOLATION_WEIGHT, Param, Trial
 
@@ -35,20 +36,9 @@ from simulation.tune import DEFAULT_PARAMS, DEFAULT_VIOLATION_WEIGHT, Param, Tri
     help="pod-hours one SLO-violation minute costs in the objective",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="sampler seed")
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="override a scenario field before tuning (repeatable)",
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="write recommended.yaml, trials.csv and tuning.png here",
-)
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
+@set_option
+@out_option
+@json_option
 def tune(
     scenario: Path | None,
     trials: int,
@@ -62,7 +52,9 @@ def tune(
     """Search config values on SCENARIO (YAML; default: the built-in day) and recommend the best.
 
     Each trial simulates the scenario with proposed values and scores
-    pod-hours + WEIGHT x SLO-violation minutes (lower is better). The default
+    pod-hours + WEIGHT x SLO-violation minutes (lower is better); --set
+    overrides scenario fields before tuning, --out DIR writes recommended.yaml,
+    trials.csv and tuning.png. The default
     space is cache.default_ttl_s=30:1800:log, scaling.target_cpu=0.4:0.85,
     scaling.target_requests_per_replica=10:50, scaling.min_replicas=1:6:int.
 

@@ -18,6 +18,10 @@ from numpy.typing import NDArray
 
 from simulation.model.requests import L1_HIT, L2_HIT, MISS, Served
 
+# Not HdrHistogram or DDSketch: both record one value per Python call. On 200,000
+# lognormal latencies (median 40 ms) this numpy bincount took 11.5 ns/value with
+# p50/p95/p99 within 0.74 % of exact; HdrHistogram (2 digits) 1,401 ns/value (122x),
+# within 0.45 %; DDSketch (1 %) 821 ns/value (71x), within 0.74 % (the same log buckets).
 LOW_MS = 1e-3
 GROWTH = 1.02
 BUCKETS = math.ceil(math.log(1e10) / math.log(GROWTH))  # 1 us .. 10^7 ms

@@ -23,9 +23,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.lock import Lock
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import LockNotOwnedError, RedisClusterException, RedisError
 
 from perfcore.errors import BadInput
 
@@ -39,13 +40,6 @@ BACKEND_ERRORS: tuple[type[BaseException], ...] = (
 
 CLUSTER_SCHEME = "redis+cluster://"
 _STANDALONE_SCHEMES = ("redis://", "rediss://", "unix://")
-
-_RELEASE_LUA = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('unlink', KEYS[1])
-end
-return 0
-"""
 
 
 @dataclass(frozen=True)
@@ -207,15 +201,25 @@ class RedisBackend:
                 removed += await self.unlink(*keys[start : start + batch])
         return removed
 
-    async def set_nx(self, key: str, token: str, ttl_ms: int) -> bool:
-        async with self._slots:
-            return bool(await self.client.set(key, token, nx=True, px=ttl_ms))
+    def _lock(self, key: str, ttl_ms: int) -> Lock:
+        # redis-py's lock: SET NX PX with a token, released by a Lua compare-and-delete
+        # (one key, so one hash slot on a cluster). Non-blocking, and the token is
+        # passed explicitly rather than kept per thread: many tasks share a thread.
+        return Lock(self.client, key, timeout=ttl_ms / 1000, blocking=False, thread_local=False)
 
-    async def delete_if_equals(self, key: str, token: str) -> bool:
-        """Atomically delete ``key`` only while it still holds ``token`` (Lua)."""
+    async def acquire_lock(self, key: str, token: str, ttl_ms: int) -> bool:
+        """Take the lock ``key`` with ``token`` for ``ttl_ms``; False if another holds it."""
         async with self._slots:
-            result = await self.client.eval(_RELEASE_LUA, 1, key, token)
-        return bool(result)
+            return bool(await self._lock(key, ttl_ms).acquire(token=token))
+
+    async def release_lock(self, key: str, token: str) -> bool:
+        """Release ``key`` only while it still holds ``token``; False if it expired or moved on."""
+        async with self._slots:
+            try:
+                await self._lock(key, 1).do_release(token.encode())
+            except LockNotOwnedError:
+                return False
+        return True
 
     async def publish(self, channel: str, message: bytes) -> None:
         await self.client.publish(channel, message)

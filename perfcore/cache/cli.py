@@ -17,7 +17,14 @@ import click
 
 from perfcore.cache.backend import BACKEND_ERRORS, RedisBackend, check_url
 from perfcore.cache.keys import split_redis_key, validate_pattern
-from perfcore.cli_options import emit, json_option, out_option
+from perfcore.cli_options import (
+    cache_redis_option,
+    config_option,
+    emit,
+    json_option,
+    out_option,
+    set_option,
+)
 from perfcore.config import CacheConfig, load_config
 from perfcore.errors import ServiceUnavailable
 
@@ -34,9 +41,12 @@ _INFO_FIELDS = (
 
 
 def _cache_config(
-    config_file: Path | None, redis_url: str | None, prefix: str | None
+    config_path: Path | None,
+    overrides: tuple[str, ...],
+    redis_url: str | None,
+    prefix: str | None,
 ) -> CacheConfig:
-    cache = load_config(config_file).cache
+    cache = load_config(config_path, list(overrides)).cache
     updates: dict[str, Any] = {}
     if redis_url is not None:
         updates["redis_url"] = check_url(redis_url)
@@ -90,12 +100,8 @@ def _format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-redis_option = click.option(
-    "--redis", "redis_url", default=None, help="redis://, rediss:// or redis+cluster://h:p,h:p"
-)
-prefix_option = click.option("--prefix", default=None, help="cache key prefix [default: config]")
-config_option = click.option(
-    "--config", "config_file", type=click.Path(path_type=Path), default=None, help="YAML config"
+prefix_option = click.option(
+    "--prefix", default=None, help="cache key prefix [default: cache.key_prefix]"
 )
 
 
@@ -110,36 +116,40 @@ def cache() -> None:
 
 
 @cache.command()
-@redis_option
+@cache_redis_option
 @prefix_option
 @config_option
+@set_option
 @json_option
 @out_option
 def stats(
     redis_url: str | None,
     prefix: str | None,
-    config_file: Path | None,
+    config_path: Path | None,
+    overrides: tuple[str, ...],
     as_json: bool,
     out: Path | None,
 ) -> None:
     """Server counters of every primary and the number of cache keys per namespace."""
-    config = _cache_config(config_file, redis_url, prefix)
+    config = _cache_config(config_path, overrides, redis_url, prefix)
     report = asyncio.run(l2_report(config))
     emit(report, as_json=as_json, out=out, stem="cache-stats", text=_format_report(report))
 
 
 @cache.command()
 @click.argument("pattern")
-@redis_option
+@cache_redis_option
 @prefix_option
 @config_option
+@set_option
 @json_option
 @out_option
 def invalidate(
     pattern: str,
     redis_url: str | None,
     prefix: str | None,
-    config_file: Path | None,
+    config_path: Path | None,
+    overrides: tuple[str, ...],
     as_json: bool,
     out: Path | None,
 ) -> None:
@@ -149,7 +159,7 @@ def invalidate(
     SCANned and UNLINKed on every primary, never with KEYS.
     """
     validate_pattern(pattern)
-    config = _cache_config(config_file, redis_url, prefix)
+    config = _cache_config(config_path, overrides, redis_url, prefix)
     removed = asyncio.run(_invalidate(config, pattern))
     payload = {"redis": config.redis_url, "pattern": pattern, "removed": removed}
     text = f"removed {removed} keys matching {pattern!r}"

@@ -1,8 +1,9 @@
 """Cross-process stampede lock: one process fetches, the others wait and then read.
 
-Acquire is ``SET lock-key token NX PX ttl`` with a random token; release is a
-Lua compare-and-delete, so a process whose lock already expired can never
-delete the lock a successor now holds.  Waiters poll a *probe* (normally an
+The lock is redis-py's (:class:`redis.asyncio.lock.Lock`, through the
+backend): acquire is ``SET lock-key token NX PX ttl`` with a random token,
+release a Lua compare-and-delete, so a process whose lock already expired can
+never delete the lock a successor now holds.  Waiters poll a *probe* (normally an
 L2 read) and, on each poll, try to take the lock themselves: if the holder
 crashed (lock expired) or its fetch failed (lock released, no value), one
 waiter takes over instead of everyone waiting out the timeout.  The wait is
@@ -33,11 +34,11 @@ class FetchLock:
     async def acquire(self, key: str) -> str | None:
         """The token if this caller now holds ``key``, else None."""
         token = secrets.token_hex(16)
-        return token if await self._backend.set_nx(key, token, self.ttl_ms) else None
+        return token if await self._backend.acquire_lock(key, token, self.ttl_ms) else None
 
     async def release(self, key: str, token: str) -> bool:
         """Release ``key`` if it still holds ``token``; False if it expired or moved on."""
-        return await self._backend.delete_if_equals(key, token)
+        return await self._backend.release_lock(key, token)
 
     async def wait(
         self, key: str, probe: Callable[[], Awaitable[T | None]]

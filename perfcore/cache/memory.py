@@ -1,5 +1,7 @@
 """L1: the bounded in-process tier (LRU by entries and approximate bytes, with expiry).
 
+The recency order and byte bound are :class:`cachetools.LRUCache`'s.
+
 Entries are keyed by ``(namespace, key)`` so a hit needs no string building.
 Each entry's size is the length of its JSON encoding (known anyway from L2)
 plus a fixed overhead; that approximates memory well enough to bound it
@@ -13,8 +15,9 @@ every other namespace warm.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from typing import Any
+
+import cachetools
 
 # Key tuple, entry object and the dict slot: a rough per-entry cost in bytes.
 ENTRY_OVERHEAD = 200
@@ -34,26 +37,51 @@ class L1Entry:
         self.tag = tag
 
 
+class _LRU(cachetools.LRUCache[L1Key, L1Entry]):
+    """cachetools' LRU, bounded in approximate bytes, counting what it evicts."""
+
+    evictions = 0
+
+    def popitem(self) -> tuple[L1Key, L1Entry]:
+        item = super().popitem()
+        self.evictions += 1
+        return item
+
+
+def _size(entry: L1Entry) -> int:
+    return entry.size
+
+
 class MemoryCache:
+    # cachetools.LRUCache keeps the recency order and the byte bound (getsizeof);
+    # the entry bound and expiry stay here: an LRUCache has one size measure, and
+    # expiry is the caller's absolute time (never after the L2 entry's), which
+    # TLRUCache's fixed timer and heap would only re-derive, more slowly per hit.
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self.bytes = 0
-        self.evictions = 0
-        self._data: OrderedDict[L1Key, L1Entry] = OrderedDict()
+        self._data = _LRU(maxsize=max_bytes, getsizeof=_size)
 
     def __len__(self) -> int:
         return len(self._data)
 
+    @property
+    def bytes(self) -> int:
+        return int(self._data.currsize)
+
+    @property
+    def evictions(self) -> int:
+        return self._data.evictions
+
     def get(self, key: L1Key, now: float) -> L1Entry | None:
         """The live entry for ``key`` (marked most recently used), or None."""
-        entry = self._data.get(key)
-        if entry is None:
+        try:
+            entry = self._data[key]  # not .get(): one call fewer on the hit path
+        except KeyError:
             return None
         if entry.expires_at <= now:
             self._drop(key)
             return None
-        self._data.move_to_end(key)
         return entry
 
     def set(self, key: L1Key, entry: L1Entry) -> bool:
@@ -62,11 +90,8 @@ class MemoryCache:
         if entry.size > self.max_bytes:
             return False
         self._data[key] = entry
-        self.bytes += entry.size
-        while len(self._data) > self.max_entries or self.bytes > self.max_bytes:
-            _, oldest = self._data.popitem(last=False)
-            self.bytes -= oldest.size
-            self.evictions += 1
+        while len(self._data) > self.max_entries:
+            self._data.popitem()
         return True
 
     def delete(self, key: L1Key) -> bool:
@@ -81,11 +106,6 @@ class MemoryCache:
 
     def clear(self) -> None:
         self._data.clear()
-        self.bytes = 0
 
     def _drop(self, key: L1Key) -> bool:
-        entry = self._data.pop(key, None)
-        if entry is None:
-            return False
-        self.bytes -= entry.size
-        return True
+        return self._data.pop(key, None) is not None

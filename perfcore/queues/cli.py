@@ -1,8 +1,8 @@
 """``perfcore worker`` and ``perfcore queues``: run workers, add jobs, read queue status.
 
-Where the queue Redis is, in order: ``--redis``; the ``queues.redis_url`` of
-``--config``; the ``redis_queues`` service of a running ``perfcore stack up``;
-the default ``queues.redis_url``.
+Where the queue Redis is, in order: ``--redis``; ``queues.redis_url`` when
+``--config`` or ``--set`` spells it out; the ``redis_queues`` service of a
+running ``perfcore stack up``; the default ``queues.redis_url``.
 """
 
 from __future__ import annotations
@@ -16,32 +16,36 @@ from typing import Any
 
 import click
 
-from perfcore.cli_options import emit, json_option, out_option
+from perfcore.cli_options import (
+    config_option,
+    database_url_option,
+    emit,
+    is_given,
+    json_option,
+    out_option,
+    redis_option,
+    set_option,
+)
 from perfcore.config import QueuesConfig, load_config
 from perfcore.errors import BadInput, CheckFailed
 
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="perfcore YAML config (its queues section is used)",
-)
-set_option = click.option(
-    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a config field"
-)
-redis_option = click.option("--redis", "redis_url", default=None, help="queue Redis URL")
+queues_redis_option = redis_option("queues", "queues.redis_url, else a running stack's")
 
 
 def queues_config(config_path: Path | None, overrides: tuple[str, ...]) -> QueuesConfig:
     return load_config(config_path, list(overrides)).queues
 
 
-def resolve_redis_url(explicit: str | None, config_path: Path | None, config: QueuesConfig) -> str:
-    """``--redis``, else the config file's, else a running stack's queue Redis, else the default."""
+def resolve_redis_url(
+    explicit: str | None,
+    config_path: Path | None,
+    overrides: tuple[str, ...],
+    config: QueuesConfig,
+) -> str:
+    """``--redis``, else one ``--config``/``--set`` gives, else a running stack's, else the default."""
     if explicit:
         return explicit
-    if config_path is None:
+    if not is_given(config_path, overrides, "queues.redis_url"):
         from perfcore.stack import Stack
 
         info = Stack().status().get("redis_queues", {})
@@ -58,8 +62,8 @@ def resolve_redis_url(explicit: str | None, config_path: Path | None, config: Qu
 @click.option(
     "--concurrency", type=click.IntRange(min=1), default=None, help="jobs in parallel per queue"
 )
-@click.option("--database-url", default=None, help="SQLAlchemy URL of the reference database")
-@redis_option
+@database_url_option("queues.database_url")
+@queues_redis_option
 @config_option
 @set_option
 def worker(
@@ -86,7 +90,7 @@ def worker(
     process = WorkerProcess(
         config,
         names,
-        redis_url=resolve_redis_url(redis_url, config_path, config),
+        redis_url=resolve_redis_url(redis_url, config_path, overrides, config),
         database_url=database_url,
         concurrency=concurrency,
     )
@@ -104,7 +108,7 @@ def queues() -> None:
 
 
 @queues.command()
-@redis_option
+@queues_redis_option
 @config_option
 @set_option
 @json_option
@@ -121,7 +125,7 @@ def status(
     from perfcore.queues.status import format_table
 
     config = queues_config(config_path, overrides)
-    url = resolve_redis_url(redis_url, config_path, config)
+    url = resolve_redis_url(redis_url, config_path, overrides, config)
     statuses = status_sync(config, redis_url=url)
     payload = {"redis": url, "queues": {s.name: s.to_dict() for s in statuses}}
     emit(payload, as_json=as_json, out=out, stem="queues-status", text=format_table(statuses))
@@ -131,7 +135,7 @@ def status(
 @click.argument("job_type")
 @click.option("--data", "data_json", default="{}", help="job data as a JSON object")
 @click.option("--queue", default=None, help="force a queue (the priority still follows the type)")
-@redis_option
+@queues_redis_option
 @config_option
 @set_option
 @json_option
@@ -172,7 +176,7 @@ def add(
     if not isinstance(data, dict):
         raise BadInput("--data: expected a JSON object")
     config = queues_config(config_path, overrides)
-    url = resolve_redis_url(redis_url, config_path, config)
+    url = resolve_redis_url(redis_url, config_path, overrides, config)
 
     async def run() -> dict[str, Any]:
         async with QueueManager(config, redis_url=url) as manager:
@@ -191,7 +195,7 @@ def add(
 
 
 @queues.command("init-db")
-@click.option("--database-url", default=None, help="SQLAlchemy URL [default: queues.database_url]")
+@database_url_option("queues.database_url")
 @click.option("--events", "events_count", type=click.IntRange(min=0), default=20, show_default=True)
 @click.option("--per-event", type=click.IntRange(min=0), default=50, show_default=True)
 @config_option

@@ -18,19 +18,20 @@ from typing import Any, Literal
 import click
 from pydantic import Field
 
-from perfcore.cli_options import emit, json_option, out_option
+from perfcore.cli_options import (
+    config_option,
+    emit,
+    json_option,
+    out_option,
+    redis_option,
+    set_option,
+)
 from perfcore.config import ConfigError, ScalingConfig, Section, load_config, validate_model
 from perfcore.errors import BadInput
 from perfcore.scaling.policies import POLICIES, Observation, PolicyHistory, make_policy
 
 policy_option = click.option(
     "--policy", type=click.Choice(sorted(POLICIES)), default=None, help="default: scaling.policy"
-)
-config_option = click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), default=None, help="perfcore YAML"
-)
-set_option = click.option(
-    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a config field"
 )
 
 
@@ -159,7 +160,7 @@ def decide(
     help="auto: prometheus for k8s; bullmq for queue-backlog; else psutil of the workers",
 )
 @click.option("--prometheus", "prometheus_url", default=None, help="default scaling.prometheus_url")
-@click.option("--redis", "redis_url", default=None, help="queue Redis for --metrics bullmq")
+@redis_option("queues", "queues.redis_url; read by --metrics bullmq")
 @click.option("--worker-command", default=None, help="processes: default scaling.worker_command")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="stop after N steps")
 @click.option("--alert-webhook", default=None, help="POST alerts as JSON here")

@@ -6,6 +6,12 @@ from pathlib import Path
 
 import click
 
+from perfcore.cli_options import (
+    cache_redis_option,
+    config_option,
+    database_url_option,
+    set_option,
+)
 from perfcore.config import load_config
 from perfcore.errors import BadInput, ServiceUnavailable
 
@@ -20,9 +26,9 @@ def _check_database_url(url: str) -> str:
         parsed = make_url(url)
         parsed.get_dialect()  # an unknown driver fails here, not in the server's start-up
     except NoSuchModuleError:  # (a subclass of ArgumentError: first)
-        raise BadInput(f"--db: no SQLAlchemy driver for {parsed.drivername!r}") from None
+        raise BadInput(f"--database-url: no SQLAlchemy driver for {parsed.drivername!r}") from None
     except ArgumentError:
-        raise BadInput(f"--db: not a SQLAlchemy URL: {url!r}") from None
+        raise BadInput(f"--database-url: not a SQLAlchemy URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     return url
@@ -30,22 +36,20 @@ def _check_database_url(url: str) -> str:
 
 @click.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@click.option("--db", "database_url", default=DEFAULT_DB, show_default=True, help="SQLAlchemy URL")
-@click.option("--redis", "redis_url", default=None, help="cache Redis (default: cache.redis_url)")
+@database_url_option(DEFAULT_DB)
+@cache_redis_option
 @click.option(
     "--queues-redis", default=None, help="BullMQ Redis for exports (default: run them in process)"
 )
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None)
-@click.option(
-    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a config field"
-)
+@config_option
+@set_option
 @click.option("--no-seed", is_flag=True, help="do not fill an empty database with demo data")
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
 )
 def serve(
     port: int,
-    database_url: str,
+    database_url: str | None,
     redis_url: str | None,
     queues_redis: str | None,
     config_path: Path | None,
@@ -59,6 +63,7 @@ def serve(
     from perfcore.service.app import ServiceOptions, create_app
 
     config = load_config(config_path, list(overrides))
+    database_url = database_url or DEFAULT_DB
     options = ServiceOptions(seed=None) if no_seed else ServiceOptions()
     app = create_app(
         config,

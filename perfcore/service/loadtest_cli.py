@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from perfcore.cli_options import json_option, out_option
 from perfcore.errors import BadInput, CheckFailed, ServiceUnavailable
 from perfcore.service.locust_report import format_table, parse_run_time, summarize
 from perfcore.service.loopback import require_loopback_url
@@ -105,10 +106,8 @@ def _tail(path: Path, lines: int = 5) -> str:
     show_default=True,
     help="exit 1 when failures/requests exceed this",
 )
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="write CSVs, log, summary"
-)
+@json_option
+@out_option
 def loadtest(
     host: str,
     users: int,
@@ -120,7 +119,10 @@ def loadtest(
     as_json: bool,
     out: Path | None,
 ) -> None:
-    """Load-test the reference API with Locust (headless, bounded, loopback only)."""
+    """Load-test the reference API with Locust (headless, bounded, loopback only).
+
+    --out DIR keeps Locust's CSVs, its log and summary.json there.
+    """
     host = require_loopback_url(host, "--host")
     seconds = parse_run_time(run_time)
     locustfile = locustfile or default_locustfile()

@@ -16,6 +16,9 @@ from typing import Any
 from perfcore.errors import BadInput
 
 MAX_RUN_TIME_S = 600  # load tests are bounded: ten minutes at most
+# Locust's own grammar (20, 20s, 3m, 1h20m), but not locust.util.timespan.parse_timespan:
+# importing any locust module gevent-monkey-patches this whole process (Locust runs in a
+# subprocess); a test checks both parsers agree.
 _SPAN = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 PERCENTILES = {"p50": "50%", "p95": "95%", "p99": "99%"}
 

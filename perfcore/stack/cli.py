@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from perfcore.cli_options import json_option
 from perfcore.stack.state import SERVICES, Stack
 
 run_dir_option = click.option(
@@ -37,7 +38,7 @@ def stack() -> None:
     show_default=True,
     help="comma-separated services to start",
 )
-@click.option("--json", "as_json", is_flag=True, help="print the URLs as one JSON object")
+@json_option
 @run_dir_option
 def up(only: str, as_json: bool, run_dir: Path | None) -> None:
     """Start the services (those already running are kept) and print their URLs."""
@@ -66,7 +67,7 @@ def down(run_dir: Path | None) -> None:
 
 
 @stack.command()
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@json_option
 @run_dir_option
 def status(as_json: bool, run_dir: Path | None) -> None:
     """Show which services run, with their URLs and pids."""

@@ -24,6 +24,16 @@ def isolated_config(url: str, **overrides: Any) -> CacheConfig:
     return CacheConfig.model_validate(base | overrides)
 
 
+class FakeClock:
+    """An injected clock that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class Source:
     """A fetch function that counts its calls and can be told to fail or be slow."""
 

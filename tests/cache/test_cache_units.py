@@ -7,6 +7,7 @@ import zlib
 
 import orjson
 import pytest
+from cache_helpers import FakeClock
 
 from perfcore.cache.breaker import CircuitBreaker, LogThrottle
 from perfcore.cache.codec import (
@@ -30,15 +31,6 @@ from perfcore.cache.memory import ENTRY_OVERHEAD, L1Entry, MemoryCache
 from perfcore.cache.singleflight import SingleFlight
 from perfcore.cache.warm import Loader, run_loaders
 from perfcore.errors import BadInput
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 # ------------------------------------------------------------------ keys
 

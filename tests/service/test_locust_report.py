@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,38 @@ def test_unbounded_or_malformed_run_time_is_bad_input(text: str) -> None:
     with pytest.raises(BadInput, match=r"^--run-time: "):
         parse_run_time(text)
     assert MAX_RUN_TIME_S == 600
+
+
+def test_run_time_grammar_is_locusts() -> None:
+    texts = ["30", "30s", "2m", "1m30s", "10m", "1h", "1h2m3s", "90s", "2m0s", "forever", "1m30"]
+    # In a subprocess: importing locust monkey-patches the interpreter (gevent).
+    script = (
+        "import json, sys\n"
+        "from locust.util.timespan import parse_timespan\n"
+        "def parse(t):\n"
+        "    try:\n"
+        "        return parse_timespan(t)\n"
+        "    except ValueError:\n"
+        "        return None\n"
+        "print(json.dumps([parse(t) for t in json.loads(sys.argv[1])]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(texts)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    locust = json.loads(result.stdout)
+
+    def ours(text: str) -> int | None:
+        try:
+            return parse_run_time(text, cap_s=10**6)
+        except BadInput:
+            return None
+
+    assert [ours(text) for text in texts] == locust
+    assert locust[:3] == [30, 30, 120] and locust[-2:] == [None, None]
 
 
 def test_summary_per_endpoint_and_total(tmp_path: Path) -> None:

@@ -1,0 +1,14 @@
+"""The simulation's ``perfcore`` subcommands, registered as ``perfcore.commands`` entry points.
+
+Only references and one-line help live here, so listing commands imports
+neither SimPy nor Optuna.
+"""
+
+from __future__ import annotations
+
+from perfcore.commands import CommandRef
+
+simulate = CommandRef(
+    "simulation.cli:simulate", "Run the SimPy model of the platform (no servers needed)."
+)
+tune = CommandRef("simulation.cli_tune:tune", "Choose config values with the simulation (Optuna).")
