@@ -5,7 +5,9 @@ method and path template, filled from id pools -- weighted by that class's
 share of the scenario's day (:func:`simulation.workload.request_mix`), so a
 load test and a simulation of the same scenario send the same mix. A check-in
 goes to a registration this user made and got confirmed (the platform refuses
-others); until there is one, the task registers instead.
+others); until there is one, the task registers instead. Each request carries
+the token its class needs (an attendee's own, an event's organizer's), signed
+with the service's key from ``$PERFCORE_AUTH_SECRET`` or its secret file.
 
 Load goes to loopback only: a non-loopback ``--host`` stops Locust at start
 with exit code 2.  Run it through ``perfcore loadtest`` (bounded run time,
@@ -24,15 +26,21 @@ from typing import Any
 from locust import HttpUser, between, events
 from locust.env import Environment
 
+from perfcore.config import ServiceConfig
 from perfcore.errors import BadInput
 from perfcore.platform import PLATFORM, RequestClass
+from perfcore.platform.model import ROLE_KEY
 from perfcore.platform.seed import SeedSize
+from perfcore.service.auth import find_secret, mint
 from perfcore.service.loopback import require_loopback_url
 from simulation.scenario import Scenario
 from simulation.workload import request_mix
 
 SEED = SeedSize()
 MIX = request_mix(Scenario())
+# The service's token key ($PERFCORE_AUTH_SECRET or its secret file): users sign
+# their own tokens, as the platform's login would hand them out.
+SECRET = find_secret(ServiceConfig())
 log = logging.getLogger("perfcore.loadtest")
 
 
@@ -121,6 +129,7 @@ class PlatformClient(HttpUser):
             rc.endpoint.method,
             rc.endpoint.path.format(**params),
             json=body,
+            headers=_credentials(rc, params),
             name=rc.endpoint.path,
         )
         if 200 <= resp.status_code < 300 and resp.content:
@@ -140,6 +149,15 @@ class PlatformClient(HttpUser):
         event_id, attendee_id = random.choice(self.confirmed)
         params = {**params, "event_id": event_id, "attendee_id": attendee_id}
         self.send("check_in", PLATFORM.request_classes["check_in"], params)
+
+
+def _credentials(rc: RequestClass, params: dict[str, int]) -> dict[str, str]:
+    """The bearer token the platform description says this request needs."""
+    space = ROLE_KEY[rc.auth]
+    if space is None or SECRET is None:
+        return {}
+    key = params[str(PLATFORM.key_spaces[space])]
+    return {"Authorization": f"Bearer {mint(SECRET, f'{rc.auth}:{key}')}"}
 
 
 def _task(name: str) -> Any:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from perfcore.platform import PLATFORM
 
@@ -332,6 +332,27 @@ class DbOptConfig(Section):
     )
 
 
+# ------------------------------------------------------------------- service
+
+
+class ServiceConfig(Section):
+    """The reference API's access control and limits (not tuned, but never hard-coded)."""
+
+    auth_secret: SecretStr | None = Field(
+        None, description="HMAC key of the bearer tokens; None: read (or create) auth_secret_file"
+    )
+    auth_secret_file: str = Field(
+        ".perfcore/service.secret", description="a random key, created 0600 when missing"
+    )
+    metrics: Literal["open", "operator", "off"] = Field(
+        "operator", description="/metrics: open, an operator token, or not served"
+    )
+    docs: bool = Field(False, description="serve /docs and /openapi.json")
+    exports_per_minute: int = Field(
+        6, gt=0, le=10_000, description="export requests accepted per event and minute"
+    )
+
+
 # ---------------------------------------------------------------------- root
 
 
@@ -342,6 +363,7 @@ class PerfcoreConfig(Section):
     queues: QueuesConfig = Field(default_factory=QueuesConfig)
     scaling: ScalingConfig = Field(default_factory=ScalingConfig)
     dbopt: DbOptConfig = Field(default_factory=DbOptConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
 
 
 M = TypeVar("M", bound=BaseModel)

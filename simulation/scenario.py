@@ -222,6 +222,9 @@ class ApiSpec(Section):
     memory_base: float = Field(0.30, ge=0, lt=1, description="memory fraction of an idle pod")
     memory_per_busy_slot: float = Field(0.05, ge=0, description="extra fraction per busy slot")
     cost_per_pod_hour: float = Field(0.10, ge=0)
+    auth_ms: float = Field(
+        0.05, ge=0, description="CPU of the token check, on every class that needs a token"
+    )
 
 
 class CacheTierSpec(Section):

@@ -26,6 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 KeySpace = Literal["global", "event", "attendee", "session"]
 GLOBAL_KEY = "all"  # the one key of a namespace keyed by "global"
+Role = Literal["public", "attendee", "organizer"]
+# Whose token a role's request needs: the attendee's own, the event's organizer's.
+ROLE_KEY: dict[Role, KeySpace | None] = {
+    "public": None,
+    "attendee": "attendee",
+    "organizer": "event",
+}
 
 
 class _Fact(BaseModel):
@@ -53,6 +60,7 @@ class RequestClass(_Fact):
     """One endpoint and everything the platform does for it."""
 
     endpoint: Endpoint
+    auth: Role = Field("public", description="who may call it (perfcore.service.auth)")
     key: KeySpace = Field(description="what the request is about; a cached read's key")
     namespace: str | None = Field(None, description="cache namespace of a read; None: uncached")
     query: str | None = Field(None, description="query class run (on a miss, or always if write)")

@@ -52,6 +52,9 @@ events = _table(
     Column("starts_at", DateTime, nullable=False),
     Column("ends_at", DateTime, nullable=False),
     Column("capacity", Integer, nullable=False),
+    # confirmed registrations; a registration takes a seat with one conditional
+    # UPDATE (seats_taken < capacity), atomic on every database
+    Column("seats_taken", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime, nullable=False),
 )
 

@@ -56,6 +56,7 @@ def event_row(
         "starts_at": starts_at,
         "ends_at": starts_at + timedelta(hours=hours),
         "capacity": capacity,
+        "seats_taken": 0,
         "created_at": starts_at - timedelta(days=30),
     }
 
@@ -80,7 +81,6 @@ def seed(engine: Engine, now: datetime, size: SeedSize | None = None, *, rng_see
             row = event_row(i, starts, size.capacity, hours=rng.uniform(1.0, 8.0))
             row["category"] = rng.choice(("conference", "meetup", "workshop", "concert"))
             event_rows.append(row)
-        conn.execute(insert(events), event_rows)
         conn.execute(
             insert(sessions),
             [
@@ -121,6 +121,7 @@ def seed(engine: Engine, now: datetime, size: SeedSize | None = None, *, rng_see
                 if status == "confirmed" and confirmed >= size.capacity:
                     status = "waitlisted"
                 confirmed += status == "confirmed"
+                event["seats_taken"] = confirmed
                 reg_id = len(reg_rows) + 1
                 reg_rows.append(
                     {
@@ -144,6 +145,7 @@ def seed(engine: Engine, now: datetime, size: SeedSize | None = None, *, rng_see
                             "checked_in_at": starts_at - timedelta(minutes=rng.uniform(0, 30)),
                         }
                     )
+        conn.execute(insert(events), event_rows)
         conn.execute(insert(registrations), reg_rows)
         if check_rows:
             conn.execute(insert(check_ins), check_rows)

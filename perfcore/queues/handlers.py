@@ -197,7 +197,9 @@ def data_export(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     path = ctx.export_dir / f"{job.table}-{safe_key}.csv"
     partial = path.with_suffix(".csv.partial")
     count = 0
-    with ctx.engine.connect() as conn, partial.open("w", newline="", encoding="utf-8") as out:
+    # 0600: an export holds registrants' data, readable by the service's user only.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with ctx.engine.connect() as conn, open(fd, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow([column.name for column in table.columns])
         for row in conn.execute(query):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Path as FastApiPath
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -32,14 +33,16 @@ from perfcore.cache.metrics import CacheCollector
 from perfcore.config import PerfcoreConfig
 from perfcore.platform import PLATFORM
 from perfcore.platform.database import connect
-from perfcore.platform.model import GLOBAL_KEY
+from perfcore.platform.model import GLOBAL_KEY, ROLE_KEY
 from perfcore.platform.schema import create_schema
 from perfcore.platform.seed import SeedSize, seed
 from perfcore.queues.handlers import ExportTable
 from perfcore.queues.manager import QueueManager
 from perfcore.service import queries
+from perfcore.service.auth import load_secret, subject_for, verify
 from perfcore.service.jobs import InlineJobs, JobSink, QueueJobs, job_data
 from perfcore.service.metrics import HttpMetrics, MetricsMiddleware
+from perfcore.service.ratelimit import RateLimit
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -72,23 +75,51 @@ class ServiceState:
     jobs: JobSink
     options: ServiceOptions
     rng: random.Random
+    secret: bytes
+    exports: RateLimit
+
+    def authorize(self, request_class: str, caller: str | None, params: dict[str, Any]) -> None:
+        """Refuse a caller the platform description does not allow here (401/403)."""
+        role = PLATFORM.request_classes[request_class].auth
+        space = ROLE_KEY[role]
+        if space is None:
+            return
+        if caller is None:
+            raise HTTPException(
+                401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+        param = PLATFORM.key_spaces[space]
+        assert param is not None
+        if caller != subject_for(role, int(params[param])):
+            raise HTTPException(403, f"this token is not the {role} of this {space}")
 
     async def db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await run_in_threadpool(fn, *args, **kwargs)
 
     async def read(
-        self, request_class: str, params: dict[str, Any], fetch: Callable[[], Awaitable[T]]
+        self,
+        request_class: str,
+        params: dict[str, Any],
+        fetch: Callable[[], Awaitable[T]],
+        caller: str | None = None,
     ) -> T:
         """A read of ``request_class``, cached in its namespace under its key."""
+        self.authorize(request_class, caller, params)
         rc = PLATFORM.request_classes[request_class]
         assert rc.namespace is not None, f"{request_class} is not a cached read"
         key = PLATFORM.cache_key(rc.key, params)
         return await self.cache.get_with_cache(key, fetch, namespace=rc.namespace)
 
     async def write(
-        self, request_class: str, query: WriteQuery, event_id: int, body: AttendeeRef
+        self,
+        request_class: str,
+        query: WriteQuery,
+        event_id: int,
+        body: AttendeeRef,
+        caller: str | None,
     ) -> JSONResponse:
         """Run an attendee's write, then what the platform says follows it."""
+        self.authorize(request_class, caller, {"event_id": event_id, **body.model_dump()})
         result = await self.db(query, self.engine, event_id, body.attendee_id, self.options.clock())
         jobs = await self.after_write(request_class, {"event_id": event_id, **body.model_dump()})
         status = 201 if result.created else 200
@@ -111,9 +142,14 @@ class ServiceState:
         return picked
 
 
+# Ids are the schema's INT columns: anything outside answers 422, never reaches the driver.
+MAX_ID = 2**31 - 1
+PathId = Annotated[int, FastApiPath(ge=1, le=MAX_ID)]
+
+
 class AttendeeRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    attendee_id: int = Field(gt=0)
+    attendee_id: int = Field(gt=0, le=MAX_ID)
 
 
 EXPORT_JOBS = tuple(PLATFORM.request_classes["export_report"].jobs)
@@ -139,6 +175,18 @@ def _state(request: Request) -> ServiceState:
 
 
 State = Annotated[ServiceState, Depends(_state)]
+
+
+def _caller(request: Request) -> str | None:
+    """The subject of the request's valid bearer token, if any."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    state: ServiceState = request.app.state.service
+    return verify(state.secret, token.strip())
+
+
+Caller = Annotated[str | None, Depends(_caller)]
 
 
 def _found(value: T | None, what: str) -> T:
@@ -178,7 +226,15 @@ def create_app(
             jobs = QueueJobs(await QueueManager(config.queues, redis_url=queues_url).open())
         else:
             jobs = InlineJobs(engine, Path(config.queues.export_dir))
-        state = ServiceState(engine, cache, jobs, opts, random.Random(opts.job_seed))
+        state = ServiceState(
+            engine,
+            cache,
+            jobs,
+            opts,
+            random.Random(opts.job_seed),
+            load_secret(config.service),
+            RateLimit(config.service.exports_per_minute, 60.0),
+        )
         collector = CacheCollector(cache)
         registry.register(collector)
         try:
@@ -201,7 +257,14 @@ def create_app(
             await cache.close()
             engine.dispose()
 
-    app = FastAPI(title="perfcore reference event platform", lifespan=lifespan)
+    docs = config.service.docs  # the OpenAPI document is still app.openapi() in process
+    app = FastAPI(
+        title="perfcore reference event platform",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
 
     @app.exception_handler(CacheUnavailable)
@@ -226,9 +289,15 @@ def create_app(
         breaker = s.cache.stats()["breaker"]["state"]
         return JSONResponse({"status": "ok", "database": "ok", "cache_breaker": breaker})
 
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    if config.service.metrics != "off":
+
+        @app.get("/metrics")
+        async def metrics(caller: Caller) -> Response:
+            if config.service.metrics == "operator" and caller != subject_for("operator", None):
+                raise HTTPException(
+                    401, "an operator token is required", headers={"WWW-Authenticate": "Bearer"}
+                )
+            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     def route(request_class: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
         """Register a handler at the request class's method and path template."""
@@ -240,7 +309,7 @@ def create_app(
         return await s.read("list_active_events", {}, lambda: _load_active(s))
 
     @route("event_detail")
-    async def event_detail(event_id: int, s: State) -> dict[str, Any]:
+    async def event_detail(event_id: PathId, s: State) -> dict[str, Any]:
         found = await s.read(
             "event_detail",
             {"event_id": event_id},
@@ -249,16 +318,17 @@ def create_app(
         return _found(found, f"event {event_id}")
 
     @route("attendee_profile")
-    async def attendee_profile(attendee_id: int, s: State) -> dict[str, Any]:
+    async def attendee_profile(attendee_id: PathId, s: State, caller: Caller) -> dict[str, Any]:
         found = await s.read(
             "attendee_profile",
             {"attendee_id": attendee_id},
             lambda: s.db(queries.attendee_profile, s.engine, attendee_id),
+            caller,
         )
         return _found(found, f"attendee {attendee_id}")
 
     @route("session_page")
-    async def session_page(session_id: int, s: State) -> dict[str, Any]:
+    async def session_page(session_id: PathId, s: State) -> dict[str, Any]:
         found = await s.read(
             "session_page",
             {"session_id": session_id},
@@ -267,27 +337,37 @@ def create_app(
         return _found(found, f"session {session_id}")
 
     @route("organizer_dashboard")
-    async def organizer_dashboard(event_id: int, s: State) -> dict[str, Any]:
+    async def organizer_dashboard(event_id: PathId, s: State, caller: Caller) -> dict[str, Any]:
         def load() -> Awaitable[dict[str, Any] | None]:
             now, recent = s.options.clock(), s.options.dashboard_recent
             return s.db(queries.dashboard, s.engine, event_id, now, recent)
 
-        found = await s.read("organizer_dashboard", {"event_id": event_id}, load)
+        found = await s.read("organizer_dashboard", {"event_id": event_id}, load, caller)
         return _found(found, f"event {event_id}")
 
     @route("register")
-    async def register(event_id: int, body: AttendeeRef, s: State) -> JSONResponse:
-        return await s.write("register", queries.register, event_id, body)
+    async def register(
+        event_id: PathId, body: AttendeeRef, s: State, caller: Caller
+    ) -> JSONResponse:
+        return await s.write("register", queries.register, event_id, body, caller)
 
     @route("check_in")
-    async def check_in(event_id: int, body: AttendeeRef, s: State) -> JSONResponse:
-        return await s.write("check_in", queries.check_in, event_id, body)
+    async def check_in(
+        event_id: PathId, body: AttendeeRef, s: State, caller: Caller
+    ) -> JSONResponse:
+        return await s.write("check_in", queries.check_in, event_id, body, caller)
 
     @route("export_report")
     async def export_report(
-        event_id: int, s: State, body: ExportRequest | None = None
+        event_id: PathId, s: State, caller: Caller, body: ExportRequest | None = None
     ) -> JSONResponse:
+        s.authorize("export_report", caller, {"event_id": event_id})
         request = body or ExportRequest()
+        if not s.exports.allow(event_id):
+            limit = s.exports.limit
+            raise HTTPException(
+                429, f"at most {limit} exports per event a minute", headers={"Retry-After": "60"}
+            )
         _found(await s.db(queries.event_detail, s.engine, event_id), f"event {event_id}")
         data = job_data(request.job_type, event_id, table=request.table)
         submitted = await s.jobs.submit(request.job_type, data)

@@ -4,8 +4,9 @@ Reads return plain JSON-ready dicts (ISO timestamps, no ``datetime``) because
 their results go through the cache's JSON codec.  Writes are transactions
 that keep the invariants the handlers and the dashboard rely on:
 
-* confirmed registrations never exceed the event's capacity (the event row
-  is locked ``FOR UPDATE`` on MariaDB/MySQL; SQLite serialises writers);
+* confirmed registrations never exceed the event's capacity: a seat is taken
+  by one conditional ``UPDATE`` (``seats_taken < capacity``), atomic on every
+  database;
 * registering twice returns the first registration; checking in twice
   returns the first check-in (both idempotent, so client retries are safe).
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, func, insert, select
+from sqlalchemy import Connection, Engine, Row, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from perfcore.platform.schema import (
@@ -201,12 +202,11 @@ def _registration_body(row: Any, event_id: int, attendee_id: int) -> dict[str, A
 def register(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> WriteResult:
     """Register an attendee: confirmed while seats are left, else waitlisted."""
     with engine.begin() as conn:
-        # Locking the event row serialises registrations of one event, so two
-        # concurrent requests cannot both take the last seat.
-        capacity = conn.execute(
-            select(events.c.capacity).where(events.c.id == event_id).with_for_update()
-        ).scalar()
-        if capacity is None:
+        _serialise_writers(conn)
+        found = conn.execute(
+            select(events.c.id).where(events.c.id == event_id).with_for_update()
+        ).first()
+        if found is None:
             raise NotFound(f"event {event_id} not found")
         _require_attendee(conn, attendee_id)
         existing = _active_registration(conn, event_id, attendee_id)
@@ -214,8 +214,14 @@ def register(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> 
             return WriteResult(
                 False, _registration_body(existing, event_id, attendee_id), attendee_id
             )
-        confirmed = _status_counts(conn, event_id)["confirmed"]
-        status = "confirmed" if confirmed < capacity else "waitlisted"
+        # The seat is taken by one conditional UPDATE, so no database can oversell
+        # (the row lock above only makes concurrent registrations queue politely).
+        took_seat = conn.execute(
+            update(events)
+            .where(events.c.id == event_id, events.c.seats_taken < events.c.capacity)
+            .values(seats_taken=events.c.seats_taken + 1)
+        ).rowcount
+        status = "confirmed" if took_seat == 1 else "waitlisted"
         result = conn.execute(
             insert(registrations).values(
                 event_id=event_id, attendee_id=attendee_id, status=status, registered_at=now
@@ -229,6 +235,18 @@ def register(engine: Engine, event_id: int, attendee_id: int, now: datetime) -> 
         "status": status,
     }
     return WriteResult(True, body, attendee_id)
+
+
+def _serialise_writers(conn: Connection) -> None:
+    """On SQLite, take the write lock before reading (BEGIN IMMEDIATE).
+
+    A deferred SQLite transaction that reads, then writes, can meet another
+    doing the same and fail with "database is locked" instead of waiting;
+    IMMEDIATE makes it wait (the busy timeout) for its turn. MariaDB/MySQL
+    lock rows instead.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _active_registration(conn: Connection, event_id: int, attendee_id: int) -> Row[Any, Any] | None:

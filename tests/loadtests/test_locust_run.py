@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -12,10 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from perfcore.service.auth import SECRET_ENV, mint
 from perfcore.service.load_shape import CHECKIN, DRAIN, REGISTRATION, phase_at
 from perfcore.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+SECRET = "locust-test-secret"
 PERFCORE = [sys.executable, "-m", "perfcore"]
 
 
@@ -39,6 +42,8 @@ def service_url(redis_cache_url: str, tmp_path_factory: pytest.TempPathFactory) 
             f"cache.key_prefix=lt{port}",
             "--set",
             f"queues.export_dir={work / 'exports'}",
+            "--set",
+            f"service.auth_secret={SECRET}",
             "--log-level",
             "warning",
         ],
@@ -89,6 +94,7 @@ def test_short_locust_run_has_requests_and_no_failures(service_url: str, tmp_pat
         text=True,
         timeout=90,
         check=False,
+        env={**os.environ, SECRET_ENV: SECRET},  # the users sign their tokens with it
     )
     assert result.returncode == 0, result.stderr + (out / "locust.log").read_text()
     summary = json.loads(result.stdout)  # exactly one JSON object on stdout
@@ -98,7 +104,8 @@ def test_short_locust_run_has_requests_and_no_failures(service_url: str, tmp_pat
     assert 0 < p["p50"] <= p["p95"] <= p["p99"]
     assert json.loads((out / "summary.json").read_text())["requests"] == summary["requests"]
     # The service counted what Locust sent (its own view, from /metrics).
-    metrics = httpx.get(f"{service_url}/metrics").text
+    operator = {"Authorization": f"Bearer {mint(SECRET.encode(), 'operator')}"}
+    metrics = httpx.get(f"{service_url}/metrics", headers=operator).text
     assert 'route="/events/active"' in metrics
 
 

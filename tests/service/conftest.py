@@ -16,8 +16,31 @@ from sqlalchemy.engine import make_url
 from perfcore.config import PerfcoreConfig, validate_model
 from perfcore.platform.seed import SeedSize
 from perfcore.service import ServiceOptions, create_app
+from perfcore.service.auth import mint
 
 SMALL = SeedSize(events=6, attendees=60, registrations_per_event=12, capacity=20)
+SECRET = "test-only-secret"
+
+
+class Tokens:
+    """Authorization headers for the test service's secret."""
+
+    def _bearer(self, subject: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint(SECRET.encode(), subject)}"}
+
+    def attendee(self, attendee_id: int) -> dict[str, str]:
+        return self._bearer(f"attendee:{attendee_id}")
+
+    def organizer(self, event_id: int) -> dict[str, str]:
+        return self._bearer(f"organizer:{event_id}")
+
+    def operator(self) -> dict[str, str]:
+        return self._bearer("operator")
+
+
+@pytest.fixture()
+def tokens() -> Tokens:
+    return Tokens()
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +85,7 @@ def service_config(redis_cache_url: str, tmp_path: Path) -> ConfigFactory:
                     "invalidation_channel": f"svc{tag}:invalidate",
                 },
                 "queues": {"export_dir": str(tmp_path / "exports"), **queues},
+                "service": {"auth_secret": SECRET},
             },
         )
 

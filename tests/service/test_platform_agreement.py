@@ -23,9 +23,11 @@ from sqlalchemy import create_engine, func, insert, select
 
 from perfcore.config import PerfcoreConfig
 from perfcore.platform import PLATFORM
+from perfcore.platform.model import ROLE_KEY
 from perfcore.platform.schema import events
 from perfcore.platform.seed import SeedSize, event_row
 from perfcore.service import ServiceOptions
+from perfcore.service.auth import mint
 from simulation.model.cache import CacheTier
 from simulation.model.requests import ClassTable
 from simulation.scenario import REQUEST_CLASSES, Scenario
@@ -96,20 +98,34 @@ class Observer:
         return found
 
 
-def observe_service(client: TestClient, seen: Observer, event_id: int) -> dict[str, Behaviour]:
+def observe_service(
+    client: TestClient, seen: Observer, event_id: int, secret: bytes
+) -> dict[str, Behaviour]:
     attendee, session = 5, 1
     paths = {"event_id": event_id, "attendee_id": attendee, "session_id": session}
+
+    def caller(name: str) -> dict[str, str]:
+        """The token the description says this class needs."""
+        role = PLATFORM.request_classes[name].auth
+        space = ROLE_KEY[role]
+        if space is None:
+            return {}
+        param = PLATFORM.key_spaces[space]
+        return {"Authorization": f"Bearer {mint(secret, f'{role}:{paths[str(param)]}')}"}
+
     reads = [name for name, rc in PLATFORM.request_classes.items() if rc.endpoint.method == "GET"]
 
     def fill_every_read() -> None:
         for name in reads:
             path = PLATFORM.request_classes[name].endpoint.path.format(**paths)
-            assert client.get(path).status_code == 200, path
+            assert client.get(path, headers=caller(name)).status_code == 200, path
 
     found: dict[str, Behaviour] = {}
     assert (
         client.post(  # a confirmed registration, so check-ins succeed
-            f"/events/{event_id}/registrations", json={"attendee_id": attendee}
+            f"/events/{event_id}/registrations",
+            json={"attendee_id": attendee},
+            headers=caller("register"),
         ).json()["status"]
         == "confirmed"
     )
@@ -123,7 +139,7 @@ def observe_service(client: TestClient, seen: Observer, event_id: int) -> dict[s
             for ns, key in before_cache:
                 seen.cache.delete(f"{seen.cache_prefix}:{ns}:{key}")
             client.app.state.service.cache._l1.clear()  # type: ignore[attr-defined]  # cold L1 too
-            assert client.get(path).status_code == 200
+            assert client.get(path, headers=caller(name)).status_code == 200
             stored = {ns for ns, _ in seen.cached()}
             found[name] = Behaviour(endpoint, stored.pop() if len(stored) == 1 else None,
                                     frozenset(), frozenset())  # fmt: skip
@@ -135,7 +151,7 @@ def observe_service(client: TestClient, seen: Observer, event_id: int) -> dict[s
         )
         dropped: set[str] = set()
         for body in bodies:
-            resp = client.post(path, json=body)
+            resp = client.post(path, json=body, headers=caller(name))
             assert resp.status_code in (200, 201, 202), (path, resp.text)
             dropped |= {ns for ns, _ in before_cache - seen.cached()}
         names = {n.decode() for k, n in seen.jobs().items() if k not in before_jobs}
@@ -168,7 +184,9 @@ def test_service_behaves_as_the_description_says(
             event_id = int(conn.execute(select(func.max(events.c.id))).scalar_one()) + 1
             conn.execute(insert(events).values(event_row(event_id, datetime.now(), 50)))
         engine.dispose()
-        observed = observe_service(client, seen, event_id)
+        assert config.service.auth_secret is not None
+        secret = config.service.auth_secret.get_secret_value().encode()
+        observed = observe_service(client, seen, event_id, secret)
     assert observed == from_the_description()
 
 

@@ -19,6 +19,7 @@ from perfcore.platform.seed import SeedSize, event_row
 pytestmark = [pytest.mark.mariadb, pytest.mark.redis]
 
 AppFactory = Callable[..., Any]
+Tokens = Any  # the conftest's Tokens
 ConfigFactory = Callable[..., Any]
 
 
@@ -87,48 +88,66 @@ def test_read_is_cached_in_memory_and_redis(
 
 
 def test_registration_invalidates_detail_here_and_in_other_instances(
-    start_app: AppFactory, service_db: str, service_config: ConfigFactory
+    tokens: Tokens, start_app: AppFactory, service_db: str, service_config: ConfigFactory
 ) -> None:
     config = service_config()
     event_id = new_event(service_db, capacity=10)
     with start_app(config) as writer, start_app(config) as reader:
         before = writer.get(f"/events/{event_id}").json()
         assert reader.get(f"/events/{event_id}").json() == before  # now in the reader's L1
-        resp = writer.post(f"/events/{event_id}/registrations", json={"attendee_id": 3})
+        resp = writer.post(
+            f"/events/{event_id}/registrations", json={"attendee_id": 3}, headers=tokens.attendee(3)
+        )
         assert resp.status_code == 201 and resp.json()["status"] == "confirmed"
         after = writer.get(f"/events/{event_id}").json()
         assert after["registrations"]["confirmed"] == before["registrations"]["confirmed"] + 1
         assert after["seats_left"] == before["seats_left"] - 1
         # The other instance drops its L1 copy via the invalidation channel.
         assert eventually(lambda: reader.get(f"/events/{event_id}").json() == after)
-        profile = writer.get("/attendees/3").json()
+        profile = writer.get("/attendees/3", headers=tokens.attendee(3)).json()
         assert event_id in [r["event_id"] for r in profile["registrations"]]
         # Registering again returns the same registration, without a new row.
-        again = writer.post(f"/events/{event_id}/registrations", json={"attendee_id": 3})
+        again = writer.post(
+            f"/events/{event_id}/registrations", json={"attendee_id": 3}, headers=tokens.attendee(3)
+        )
         assert again.status_code == 200
         assert again.json()["registration_id"] == resp.json()["registration_id"]
 
 
-def test_dashboard_numbers_match_the_rows(start_app: AppFactory, service_db: str) -> None:
+def test_dashboard_numbers_match_the_rows(
+    tokens: Tokens, start_app: AppFactory, service_db: str
+) -> None:
     event_id = new_event(service_db, capacity=4)
     with start_app() as client:
         statuses = [
-            client.post(f"/events/{event_id}/registrations", json={"attendee_id": a}).json()[
-                "status"
-            ]
+            client.post(
+                f"/events/{event_id}/registrations",
+                json={"attendee_id": a},
+                headers=tokens.attendee(a),
+            ).json()["status"]
             for a in range(10, 16)
         ]
         assert statuses == ["confirmed"] * 4 + ["waitlisted"] * 2  # capacity is never exceeded
         for a in (10, 11, 12):
             assert (
-                client.post(f"/events/{event_id}/checkins", json={"attendee_id": a}).status_code
+                client.post(
+                    f"/events/{event_id}/checkins",
+                    json={"attendee_id": a},
+                    headers=tokens.attendee(a),
+                ).status_code
                 == 201
             )
-        repeat = client.post(f"/events/{event_id}/checkins", json={"attendee_id": 10})
+        repeat = client.post(
+            f"/events/{event_id}/checkins", json={"attendee_id": 10}, headers=tokens.attendee(10)
+        )
         assert repeat.status_code == 200
-        waitlisted = client.post(f"/events/{event_id}/checkins", json={"attendee_id": 15})
+        waitlisted = client.post(
+            f"/events/{event_id}/checkins", json={"attendee_id": 15}, headers=tokens.attendee(15)
+        )
         assert waitlisted.status_code == 409
-        board = client.get(f"/events/{event_id}/dashboard").json()
+        board = client.get(
+            f"/events/{event_id}/dashboard", headers=tokens.organizer(event_id)
+        ).json()
     rows_confirmed = _sql(
         service_db,
         select(func.count())
@@ -145,25 +164,39 @@ def test_dashboard_numbers_match_the_rows(start_app: AppFactory, service_db: str
     assert board["seats_left"] == 0 and board["recent_checkins"] == 3
 
 
-def test_errors_are_http_statuses(start_app: AppFactory) -> None:
+def test_errors_are_http_statuses(tokens: Tokens, start_app: AppFactory) -> None:
     with start_app() as client:
         assert client.get("/events/99999999").status_code == 404
-        assert client.get("/attendees/99999999").status_code == 404
-        assert client.get("/events/99999999/dashboard").status_code == 404
-        missing = client.post("/events/1/registrations", json={"attendee_id": 99999999})
+        assert (
+            client.get("/attendees/99999999", headers=tokens.attendee(99999999)).status_code == 404
+        )
+        assert (
+            client.get("/events/99999999/dashboard", headers=tokens.organizer(99999999)).status_code
+            == 404
+        )
+        missing = client.post(
+            "/events/1/registrations",
+            json={"attendee_id": 99999999},
+            headers=tokens.attendee(99999999),
+        )
         assert missing.status_code == 404
         assert client.post("/events/1/registrations", json={"attendee_id": 0}).status_code == 422
         assert client.post("/events/1/checkins", json={}).status_code == 422
-        assert client.post("/events/99999999/exports").status_code == 404
+        assert (
+            client.post("/events/99999999/exports", headers=tokens.organizer(99999999)).status_code
+            == 404
+        )
 
 
 def test_export_is_queued_in_bullmq(
-    start_app: AppFactory, service_config: ConfigFactory, redis_queues_url: str
+    tokens: Tokens, start_app: AppFactory, service_config: ConfigFactory, redis_queues_url: str
 ) -> None:
     prefix = f"svc{time.time_ns() % 10**9}"
     config = service_config(prefix=prefix)
     with start_app(config, queues_url=redis_queues_url) as client:
-        resp = client.post("/events/2/exports", json={"job_type": "data_export"})
+        resp = client.post(
+            "/events/2/exports", json={"job_type": "data_export"}, headers=tokens.organizer(2)
+        )
     assert resp.status_code == 202
     body = resp.json()
     assert body["mode"] == "queued" and body["queue"] == config.queues.default_route.queue
@@ -172,9 +205,11 @@ def test_export_is_queued_in_bullmq(
     assert json.loads(job[b"data"]) == {"table": "registrations", "event_id": 2}
 
 
-def test_export_without_a_queue_runs_in_process(start_app: AppFactory, tmp_path: Path) -> None:
+def test_export_without_a_queue_runs_in_process(
+    tokens: Tokens, start_app: AppFactory, tmp_path: Path
+) -> None:
     with start_app() as client:
-        resp = client.post("/events/1/exports")
+        resp = client.post("/events/1/exports", headers=tokens.organizer(1))
         assert resp.status_code == 202 and resp.json()["mode"] == "inline"
     # Shutdown waits for started exports: the CSV is complete now.
     files = list((tmp_path / "exports").glob("registrations-inline-*.csv"))
@@ -183,11 +218,11 @@ def test_export_without_a_queue_runs_in_process(start_app: AppFactory, tmp_path:
     assert lines[0].startswith("id,event_id,attendee_id") and len(lines) > 1
 
 
-def test_metrics_label_routes_by_template(start_app: AppFactory) -> None:
+def test_metrics_label_routes_by_template(tokens: Tokens, start_app: AppFactory) -> None:
     with start_app() as client:
         for event_id in (1, 2, 1):
             client.get(f"/events/{event_id}")
-        text = client.get("/metrics").text
+        text = client.get("/metrics", headers=tokens.operator()).text
     line = 'perfcore_http_requests_total{method="GET",route="/events/{event_id}",status="200"} 3.0'
     assert line in text
     assert (

@@ -88,22 +88,33 @@ def test_check_in_once_and_only_when_confirmed(engine: Engine) -> None:
     assert queries.dashboard(engine, 10_000, NOW, timedelta(minutes=15)) is None
 
 
-@pytest.mark.mariadb
-def test_concurrent_registrations_never_oversell_on_mariadb(service_db: str) -> None:
-    engine = connect(service_db)
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'race.sqlite'}"
+    return str(request.getfixturevalue("service_db"))
+
+
+def test_concurrent_registrations_never_oversell(any_database: str) -> None:
+    # 16 attendees race for the last seat of an event: exactly one gets it.
+    engine = connect(any_database, pool_size=16)
     create_schema(engine)
     seed(engine, NOW, SIZE)  # no-op when another test of the module seeded it
     with engine.begin() as conn:
         event_id = int(conn.execute(select(func.max(events.c.id))).scalar_one()) + 1
         conn.execute(insert(events).values(event_row(event_id, NOW, 3)))
-    barrier = threading.Barrier(12)
+    for attendee_id in (1, 2):  # two seats taken before the race
+        queries.register(engine, event_id, attendee_id, NOW)
+    barrier = threading.Barrier(16)
 
     def one(attendee_id: int) -> str:
         barrier.wait()
         return str(queries.register(engine, event_id, attendee_id, NOW).body["status"])
 
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        statuses = list(pool.map(one, range(1, 13)))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(one, range(3, 19)))
+    with engine.connect() as conn:
+        taken = conn.execute(select(events.c.seats_taken).where(events.c.id == event_id)).scalar()
     engine.dispose()
-    assert sorted(statuses).count("confirmed") == 3
-    assert statuses.count("waitlisted") == 9
+    assert statuses.count("confirmed") == 1 and statuses.count("waitlisted") == 15
+    assert taken == 3
