@@ -19,6 +19,7 @@ import click
 from perfcore.cli_options import emit, json_option, out_option
 from perfcore.config import QueuesConfig, load_config
 from perfcore.errors import BadInput, CheckFailed
+from perfcore.redact import install_log_redaction, redact
 
 config_option = click.option(
     "--config",
@@ -83,6 +84,7 @@ def worker(
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
+    install_log_redaction()  # job errors and library messages may quote a Redis or DB URL
     process = WorkerProcess(
         config,
         names,
@@ -123,7 +125,7 @@ def status(
     config = queues_config(config_path, overrides)
     url = resolve_redis_url(redis_url, config_path, config)
     statuses = status_sync(config, redis_url=url)
-    payload = {"redis": url, "queues": {s.name: s.to_dict() for s in statuses}}
+    payload = {"redis": redact(url), "queues": {s.name: s.to_dict() for s in statuses}}
     emit(payload, as_json=as_json, out=out, stem="queues-status", text=format_table(statuses))
 
 
