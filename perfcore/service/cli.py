@@ -8,6 +8,7 @@ import click
 
 from perfcore.config import load_config
 from perfcore.errors import BadInput, ServiceUnavailable
+from perfcore.redact import redact
 
 DEFAULT_DB = "sqlite:///.perfcore/service.db"
 
@@ -67,7 +68,7 @@ def serve(
         queues_url=queues_redis,
         options=options,
     )
-    click.echo(f"serving on http://127.0.0.1:{port} (database {database_url})", err=True)
+    click.echo(f"serving on http://127.0.0.1:{port} (database {redact(database_url)})", err=True)
     try:
         # Loopback only: this is a load-test target with demo data, not a public server.
         uvicorn.run(app, host="127.0.0.1", port=port, log_level=log_level, access_log=False)
