@@ -54,6 +54,7 @@ from perfcore.queues.handlers import (
 from perfcore.queues.ids import is_counter_id, job_key
 from perfcore.queues.manager import queue_options
 from perfcore.queues.refdb import connect, create_schema
+from perfcore.queues.shutdown import stop_worker
 from perfcore.queues.watchdog import BEAT_S, LIVE_S, Progress, progress_key
 from perfcore.redact import redact
 
@@ -277,21 +278,14 @@ class WorkerProcess:
             self._watchdog.cancel()
             await asyncio.gather(self._watchdog, return_exceptions=True)
             await asyncio.gather(*(self._forget(w) for w in self.workers), return_exceptions=True)
-        # Pause first, close after: bullmq's close() ends the run loop, whose
-        # cleanup stops lock renewal while jobs still run, so a job longer than
-        # lock_duration_ms would lose its lock (and its result) during shutdown.
-        # pause() stops fetching and waits for in-flight jobs with renewal alive.
-        draining = asyncio.gather(*(worker.pause() for worker in self.workers))
-        graceful = True
-        try:
-            await asyncio.wait_for(asyncio.shield(draining), timeout_s)
-            await asyncio.gather(*(worker.close() for worker in self.workers))
-        except TimeoutError:
-            graceful = False
+        # Pause first, close after, and never hang on an idle fetch: see queues.shutdown.
+        grace = self.config.drain_delay_s + 1.0
+        stops = (stop_worker(worker, timeout_s, grace) for worker in self.workers)
+        graceful = all(await asyncio.gather(*stops))
+        if not graceful:
             log.warning(
                 "jobs still running after %.0fs; leaving them to the stalled check", timeout_s
             )
-            await asyncio.gather(*(worker.close(force=True) for worker in self.workers))
         self._threads.shutdown(wait=graceful, cancel_futures=True)
         if self._engine is not None:
             self._engine.dispose()

@@ -105,15 +105,20 @@ def test_pid_1_is_never_running_and_never_signalled(tmp_path: Path) -> None:
         (b"[" * 100_000 + b"]" * 100_000, "corrupt stack state"),
     ],
 )
-def test_a_corrupt_state_file_is_one_line_and_exit_2(
+def test_a_corrupt_state_file_is_bad_input_naming_the_file(
     tmp_path: Path, content: bytes, problem: str
 ) -> None:
     tmp_path.joinpath("stack.json").write_bytes(content)
-    with pytest.raises(BadInput, match=r"stack\.json: corrupt stack state"):
+    with pytest.raises(BadInput, match=r"stack\.json: corrupt stack state") as raised:
         Stack(tmp_path).read_state()
-    for command in ("status", "down"):
+    assert problem in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_corrupt_state_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    tmp_path.joinpath("stack.json").write_bytes(b"{not json")
+    for command in ("status", "down", "up"):
         result = _perfcore("stack", command, "--run-dir", str(tmp_path))
         assert result.returncode == 2, result.stderr
-        assert result.stdout == ""
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and problem in lines[0] and "Traceback" not in result.stderr
+        assert result.stdout == "" and "Traceback" not in result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("error: ") and "stack.json: corrupt stack state" in line
