@@ -33,6 +33,7 @@ from perfcore.queues.connection import parse_redis_url
 from perfcore.queues.handlers import Handler, JobContext
 from perfcore.queues.manager import QueueManager, job_options, queue_options
 from perfcore.queues.routing import Route
+from perfcore.queues.shutdown import stop_worker
 from perfcore.queues.worker import WorkerProcess
 
 pytestmark = pytest.mark.redis
@@ -148,7 +149,8 @@ async def raw_round(config: QueuesConfig, handler: Handler) -> float:
     worker.on("completed", completed)
     await wait_until(lambda: done >= PROCESS_JOBS)
     elapsed = time.perf_counter() - start
-    await worker.close()
+    # not worker.close(): it can hang on the idle fetch (benchmarks/worker_close_hang.py)
+    await stop_worker(worker, timeout_s=30, idle_grace_s=6)
     threads.shutdown()
     return elapsed
 
@@ -284,7 +286,7 @@ async def slowest_pickup(config: QueuesConfig, raw: bool) -> float:
             job_id = str((await manager.add("emergency_alert", {"n": 0})).id)
             await wait_until(partial(picked.__contains__, job_id), timeout_s=30)
             slowest = max(slowest, picked[job_id] - added)
-    await (worker.close() if raw else worker.stop())
+    await (stop_worker(worker, 30, 6) if raw else worker.stop())
     return slowest
 
 

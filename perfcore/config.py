@@ -224,6 +224,21 @@ class QueuesConfig(Section):
     # measured waiting up to 2-8 s. A 1 s block costs one round trip a second.
     drain_delay_s: float = Field(1.0, gt=0, le=10, description="idle worker's blocking wait")
     max_stalled_count: int = Field(1, ge=0, description="stalls before a job fails")
+    require_persistence: bool = Field(
+        True,
+        description="workers refuse a queue Redis without appendonly (false: a loud warning)",
+    )
+    # bullmq waits runRetryDelay (its default: 15 s) after a connection error
+    # before fetching again; 1 s brings workers back soon after a Redis restart.
+    reconnect_delay_ms: int = Field(
+        1000, gt=0, le=60_000, description="wait after a lost queue Redis connection"
+    )
+    stall_after_s: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="jobs wait but none finished for this long: the watchdog reports a stall",
+    )
     shutdown_timeout_s: float = Field(30.0, gt=0, description="SIGTERM grace for in-flight jobs")
     handlers: list[str] = Field(
         default_factory=list,

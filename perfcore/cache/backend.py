@@ -29,6 +29,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import LockNotOwnedError, RedisClusterException, RedisError
 
 from perfcore.errors import BadInput
+from perfcore.redact import redact
 
 # Everything a broken or slow Redis can raise at us.
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (
@@ -72,7 +73,8 @@ def check_url(url: str) -> str:
         parse_cluster_url(url)
     elif not url.startswith(_STANDALONE_SCHEMES):
         raise BadInput(
-            f"redis_url: {url!r} must start with redis://, rediss://, unix:// or {CLUSTER_SCHEME}"
+            f"redis_url: {redact(url)!r} must start with redis://, rediss://, unix:// "
+            f"or {CLUSTER_SCHEME}"
         )
     return url
 

@@ -27,6 +27,7 @@ from perfcore.cli_options import (
 )
 from perfcore.config import CacheConfig, load_config
 from perfcore.errors import ServiceUnavailable
+from perfcore.redact import redact
 
 _INFO_FIELDS = (
     "redis_version",
@@ -69,14 +70,14 @@ async def l2_report(config: CacheConfig) -> dict[str, Any]:
                 parts = split_redis_key(config.key_prefix, key)
                 per_namespace[parts[0] if parts else "(other)"] += 1
     except BACKEND_ERRORS as exc:
-        raise ServiceUnavailable(f"redis: {config.redis_url}: {exc}") from None
+        raise ServiceUnavailable(f"redis: {redact(config.redis_url)}: {redact(str(exc))}") from None
     finally:
         await backend.aclose()
     nodes = {addr: {f: node.get(f) for f in _INFO_FIELDS} for addr, node in info.items()}
     hits = sum(int(n["keyspace_hits"] or 0) for n in nodes.values())
     misses = sum(int(n["keyspace_misses"] or 0) for n in nodes.values())
     return {
-        "redis": config.redis_url,
+        "redis": redact(config.redis_url),
         "cluster": backend.is_cluster,
         "prefix": config.key_prefix,
         "nodes": nodes,
@@ -161,7 +162,7 @@ def invalidate(
     validate_pattern(pattern)
     config = _cache_config(config_path, overrides, redis_url, prefix)
     removed = asyncio.run(_invalidate(config, pattern))
-    payload = {"redis": config.redis_url, "pattern": pattern, "removed": removed}
+    payload = {"redis": redact(config.redis_url), "pattern": pattern, "removed": removed}
     text = f"removed {removed} keys matching {pattern!r}"
     emit(payload, as_json=as_json, out=out, stem="cache-invalidate", text=text)
 

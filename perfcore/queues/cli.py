@@ -28,6 +28,7 @@ from perfcore.cli_options import (
 )
 from perfcore.config import QueuesConfig, load_config
 from perfcore.errors import BadInput, CheckFailed
+from perfcore.redact import install_log_redaction, redact
 
 queues_redis_option = redis_option("queues", "queues.redis_url, else a running stack's")
 
@@ -87,6 +88,7 @@ def worker(
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
+    install_log_redaction()  # job errors and library messages may quote a Redis or DB URL
     process = WorkerProcess(
         config,
         names,
@@ -127,7 +129,7 @@ def status(
     config = queues_config(config_path, overrides)
     url = resolve_redis_url(redis_url, config_path, overrides, config)
     statuses = status_sync(config, redis_url=url)
-    payload = {"redis": url, "queues": {s.name: s.to_dict() for s in statuses}}
+    payload = {"redis": redact(url), "queues": {s.name: s.to_dict() for s in statuses}}
     emit(payload, as_json=as_json, out=out, stem="queues-status", text=format_table(statuses))
 
 

@@ -10,6 +10,9 @@ Two URL forms are accepted:
 * ``redis+cluster://host:port,host:port`` - Redis Cluster.  BullMQ's Lua
   scripts touch many keys of one queue at once, so every key must live in one
   hash slot: the key prefix must contain a hash tag such as ``{perfcore}``.
+
+A server without an append-only file loses every queued job when it restarts;
+workers refuse it (or warn, with ``queues.require_persistence: false``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from perfcore.config import ConfigError
 from perfcore.errors import ServiceUnavailable
+from perfcore.redact import redact
 
 CLUSTER_SCHEME = "redis+cluster://"
 _HASH_TAG = re.compile(r"\{[^{}]+\}")
@@ -49,11 +53,14 @@ def parse_redis_url(url: str, field: str = "queues.redis_url") -> QueueRedis:
         for part in url.removeprefix(CLUSTER_SCHEME).strip("/").split(","):
             host, sep, port = part.strip().rpartition(":")
             if not sep or not host or not port.isdigit():
-                raise ConfigError(f"{field}: expected host:port in cluster URL, got {part!r}")
+                shown = part.rpartition("@")[2]  # user info (a password) stays out of errors
+                raise ConfigError(f"{field}: expected host:port in cluster URL, got {shown!r}")
             nodes.append((host, int(port)))
         return QueueRedis(url, tuple(nodes))
     if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"{field}: expected redis://, rediss:// or redis+cluster://, got {url!r}")
+        raise ConfigError(
+            f"{field}: expected redis://, rediss:// or redis+cluster://, got {redact(url)!r}"
+        )
     return QueueRedis(url)
 
 
@@ -96,8 +103,9 @@ async def _primary_addresses(target: QueueRedis) -> list[tuple[str, int] | None]
         await cluster.aclose()
 
 
-async def ensure_noeviction(target: QueueRedis) -> None:
-    """Raise :class:`ServiceUnavailable` unless every primary has ``noeviction``."""
+async def _primary_configs(target: QueueRedis, *names: str) -> list[tuple[str, dict[str, str]]]:
+    """``CONFIG GET`` of ``names`` on every primary, each with its redacted address."""
+    found: list[tuple[str, dict[str, str]]] = []
     try:
         for address in await _primary_addresses(target):
             server = (
@@ -106,18 +114,55 @@ async def ensure_noeviction(target: QueueRedis) -> None:
                 else Redis(host=address[0], port=address[1], decode_responses=True)
             )
             try:
-                reply = await server.config_get("maxmemory-policy")
+                reply: dict[str, str] = {}
+                for name in names:
+                    for key, value in (await server.config_get(name)).items():
+                        reply[str(key)] = str(value or "")
             finally:
                 await server.aclose()
-            policy = str(reply.get("maxmemory-policy", "unknown"))
-            if policy != "noeviction":
-                where = target.url if address is None else f"{address[0]}:{address[1]}"
-                raise ServiceUnavailable(
-                    f"queue Redis {where} has maxmemory-policy {policy}; BullMQ needs noeviction "
-                    "(CONFIG SET maxmemory-policy noeviction, or a separate Redis for queues)"
-                )
+            where = redact(target.url) if address is None else f"{address[0]}:{address[1]}"
+            found.append((where, reply))
     except (OSError, RedisConnectionError, RedisTimeoutError) as exc:
-        raise ServiceUnavailable(f"queue Redis unreachable: {exc}") from None
+        raise ServiceUnavailable(f"queue Redis unreachable: {redact(str(exc))}") from None
+    return found
+
+
+async def ensure_noeviction(target: QueueRedis) -> None:
+    """Raise :class:`ServiceUnavailable` unless every primary has ``noeviction``."""
+    for where, reply in await _primary_configs(target, "maxmemory-policy"):
+        policy = str(reply.get("maxmemory-policy", "unknown"))
+        if policy != "noeviction":
+            raise ServiceUnavailable(
+                f"queue Redis {where} has maxmemory-policy {policy}; BullMQ needs noeviction "
+                "(CONFIG SET maxmemory-policy noeviction, or a separate Redis for queues)"
+            )
+
+
+def persistence_problem(where: str, reply: dict[str, str]) -> str | None:
+    """Why a server's ``appendonly``/``appendfsync``/``save`` settings can lose jobs, or None.
+
+    Only an append-only file keeps every acknowledged job across a restart
+    (``everysec`` loses at most about a second on a crash); RDB snapshots alone
+    lose everything since the last one.
+    """
+    if reply.get("appendonly", "no") != "yes":
+        snapshots = "RDB snapshots only" if reply.get("save") else "no persistence"
+        return (
+            f"queue Redis {where} has appendonly no ({snapshots}): a restart loses queued jobs; "
+            "run it with appendonly yes and appendfsync everysec (CONFIG SET appendonly yes)"
+        )
+    if reply.get("appendfsync") == "no":
+        return (
+            f"queue Redis {where} has appendfsync no: a crash loses up to ~30 s of jobs; "
+            "use appendfsync everysec"
+        )
+    return None
+
+
+async def persistence_problems(target: QueueRedis) -> list[str]:
+    """One message per primary whose settings can lose jobs on a restart (empty: all safe)."""
+    configs = await _primary_configs(target, "appendonly", "appendfsync", "save")
+    return [problem for where, reply in configs if (problem := persistence_problem(where, reply))]
 
 
 async def verify(url: str, prefix: str) -> QueueRedis:

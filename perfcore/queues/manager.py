@@ -8,6 +8,9 @@ retention) come from ``queues.job_defaults``.
 
 Jobs are named by their type, which is also how the platform's TypeScript
 services name them, so a Node worker and a perfcore worker read the same jobs.
+Every job gets a producer-chosen id (a UUID, :mod:`perfcore.queues.ids`): the
+handlers' idempotency key must never be reused, and BullMQ's own counter
+starts again at 1 when a queue Redis loses its data.
 
     async with QueueManager(config) as manager:
         await manager.add("emergency_alert", {"recipient": "ops@x", "subject": "fire"})
@@ -25,13 +28,18 @@ from bullmq import Job, Queue
 
 from perfcore.config import ConfigError, JobDefaults, QueuesConfig
 from perfcore.queues.connection import QueueRedis, bullmq_connection, verify
+from perfcore.queues.ids import new_job_id
 from perfcore.queues.routing import Route, route_job
 from perfcore.queues.status import QueueStatus, read_status
 
 
-def job_options(route: Route, defaults: JobDefaults) -> dict[str, Any]:
-    """BullMQ options for a job on ``route``; priority is always >= 1 (0 would jump the queue)."""
+def job_options(route: Route, defaults: JobDefaults, job_id: str | None = None) -> dict[str, Any]:
+    """BullMQ options for a job on ``route``; priority is always >= 1 (0 would jump the queue).
+
+    ``jobId`` is ``job_id`` or a fresh UUID: unique for the job's whole life.
+    """
     return {
+        "jobId": job_id or new_job_id(),
         "priority": route.priority,
         "attempts": defaults.attempts,
         "backoff": {"type": "exponential", "delay": defaults.backoff_delay_ms},
@@ -96,11 +104,9 @@ class QueueManager:
     ) -> Job:
         """Add one job where its type routes it (or onto ``queue``, keeping its priority)."""
         route = self.route(job_type, queue)
-        opts = job_options(route, self.config.job_defaults)
+        opts = job_options(route, self.config.job_defaults, job_id)
         if delay_ms:
             opts["delay"] = delay_ms
-        if job_id is not None:
-            opts["jobId"] = job_id
         return await self.queues[route.queue].add(job_type, dict(data), opts)
 
     async def add_bulk(self, jobs: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Job]:
@@ -131,7 +137,9 @@ class QueueManager:
 
     async def status(self) -> list[QueueStatus]:
         """Counts per state and connected workers, for every configured queue."""
-        return list(await asyncio.gather(*(read_status(q) for q in self.queues.values())))
+        stall_after_s = self.config.stall_after_s
+        statuses = (read_status(q, stall_after_s) for q in self.queues.values())
+        return list(await asyncio.gather(*statuses))
 
 
 async def backlog_async(config: QueuesConfig, *, redis_url: str | None = None) -> dict[str, int]:

@@ -4,13 +4,19 @@ The seed fetched every waiting/active/completed/failed *job* to count them;
 BullMQ's ``getCounts`` script counts them in Redis in one round trip, and the
 state list includes ``delayed`` (retries in back-off) and ``prioritized``
 (where BullMQ keeps every job that has a priority, i.e. all of perfcore's).
+``stalled_s`` comes from the workers' watchdog (:mod:`perfcore.queues.watchdog`):
+seconds with jobs waiting and no job finished, ``None`` without a live
+perfcore worker.
 """
 
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from perfcore.queues.watchdog import progress_key, summarise
 
 STATES = ("waiting", "active", "delayed", "prioritized", "completed", "failed")
 
@@ -27,6 +33,8 @@ class QueueStatus:
     completed: int
     failed: int
     workers: int
+    stalled_s: float | None = None
+    workers_stalled: int = 0
 
     @property
     def backlog(self) -> int:
@@ -79,22 +87,32 @@ def client_names(reply: Any) -> list[str]:
     return [str(client.get("name") or "") for client in reply]
 
 
-async def read_status(queue: Any) -> QueueStatus:
-    """Counts and worker count of one ``bullmq.Queue``."""
+async def read_status(queue: Any, stall_after_s: float = 60.0) -> QueueStatus:
+    """Counts, worker count and watchdog figures of one ``bullmq.Queue``."""
     counts = await queue.getJobCounts(*STATES)
     names = [name for reply in await queue.backend.getClientList() for name in client_names(reply)]
+    records = await queue.client.hgetall(progress_key(queue.prefix, queue.name))
+    progress = summarise({str(k): str(v) for k, v in records.items()}, time.time(), stall_after_s)
     return QueueStatus(
         name=queue.name,
         workers=count_workers(names, queue.prefix, queue.name),
+        stalled_s=progress.stalled_s,
+        workers_stalled=progress.workers_stalled,
         **{s: int(counts.get(s, 0)) for s in STATES},
     )
 
 
 def format_table(statuses: list[QueueStatus]) -> str:
     """A fixed-width table for humans (``--json`` prints :meth:`QueueStatus.to_dict`)."""
-    columns = ("queue", *STATES, "workers")
+    columns = ("queue", *STATES, "workers", "stalled_s")
     rows = [columns] + [
-        (s.name, *(str(getattr(s, state)) for state in STATES), str(s.workers)) for s in statuses
+        (
+            s.name,
+            *(str(getattr(s, state)) for state in STATES),
+            str(s.workers),
+            "-" if s.stalled_s is None else f"{s.stalled_s:.0f}",
+        )
+        for s in statuses
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     return "\n".join(

@@ -14,6 +14,7 @@ from perfcore.cli_options import (
 )
 from perfcore.config import load_config
 from perfcore.errors import BadInput, ServiceUnavailable
+from perfcore.redact import redact
 
 DEFAULT_DB = "sqlite:///.perfcore/service.db"
 
@@ -72,7 +73,7 @@ def serve(
         queues_url=queues_redis,
         options=options,
     )
-    click.echo(f"serving on http://127.0.0.1:{port} (database {database_url})", err=True)
+    click.echo(f"serving on http://127.0.0.1:{port} (database {redact(database_url)})", err=True)
     try:
         # Loopback only: this is a load-test target with demo data, not a public server.
         uvicorn.run(app, host="127.0.0.1", port=port, log_level=log_level, access_log=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from perfcore.cli_options import json_option
+from perfcore.redact import redact
 from perfcore.stack.state import SERVICES, Stack
 
 run_dir_option = click.option(
@@ -49,7 +50,8 @@ def up(only: str, as_json: bool, run_dir: Path | None) -> None:
             f"unknown service {bad[0]!r}; choose from {', '.join(SERVICES)}", param_hint="--only"
         )
     stack_ = Stack(run_dir)
-    urls = stack_.up(names)
+    # the one output that prints connection strings: the user's services need them
+    urls = {name: redact(url) for name, url in stack_.up(names).items()}
     if as_json:
         click.echo(json.dumps({"run_dir": str(stack_.run_dir), "services": urls}))
     else:
@@ -62,7 +64,7 @@ def up(only: str, as_json: bool, run_dir: Path | None) -> None:
 @run_dir_option
 def down(run_dir: Path | None) -> None:
     """Stop every service that 'up' started in this run directory."""
-    stopped = Stack(run_dir).down()
+    stopped = Stack(run_dir).down(warn=lambda message: click.echo(f"warning: {message}", err=True))
     click.echo(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}", err=True)
 
 

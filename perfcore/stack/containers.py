@@ -72,6 +72,12 @@ def start_redis_containers(
     """Start ``count`` Redis containers; return (url, ports, container ids)."""
     ports = [free_port(CLUSTER_PORT_LIMIT) for _ in range(count)]
     options = ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"] if cluster else []
+    # a queue Redis (noeviction) keeps an append-only file, as in the process backend
+    persistence = (
+        ["--appendonly", "yes", "--appendfsync", "everysec"]
+        if policy == "noeviction"
+        else ["--appendonly", "no"]
+    )
     ids = [
         _run(
             REDIS_IMAGE,
@@ -83,8 +89,7 @@ def start_redis_containers(
                 HOST,
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *persistence,
                 "--maxmemory",
                 "256mb",
                 "--maxmemory-policy",

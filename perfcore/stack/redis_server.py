@@ -1,7 +1,12 @@
 """Redis on loopback: a standalone server, and a cluster of primaries.
 
+A queue Redis (``noeviction``) also keeps an append-only file in its directory
+(``appendonly yes``, ``appendfsync everysec``, as BullMQ asks of production):
+stopped and started again on the same directory it comes back with its jobs.
+A cache Redis keeps nothing on disk.
+
 >>> server = start_redis(Path("/tmp/r"), maxmemory_policy="noeviction")  # doctest: +SKIP
->>> server.stop(); server.start()      # same port: for outage-and-recovery tests  # doctest: +SKIP
+>>> server.stop(); server.start()      # same port and data: restart tests  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ CLUSTER_PORT_LIMIT = 65536 - 10000
 
 @dataclass
 class RedisServer(Server):
-    """``redis-server`` without persistence; ``maxmemory-policy`` chosen per role."""
+    """``redis-server``; ``maxmemory-policy`` and persistence chosen per role."""
 
     maxmemory_policy: str = "allkeys-lru"
     cluster: bool = False
+    appendonly: bool = False
 
     @property
     def url(self) -> str:
@@ -39,7 +45,12 @@ class RedisServer(Server):
         argv = [
             require_program("redis-server", "redis-server"),
             *("--port", str(self.port), "--bind", HOST, "--protected-mode", "no"),
-            *("--save", "", "--appendonly", "no", "--dir", str(self.directory)),
+            *("--save", "", "--dir", str(self.directory)),
+            *(
+                ("--appendonly", "yes", "--appendfsync", "everysec")
+                if self.appendonly
+                else ("--appendonly", "no")
+            ),
             *("--maxmemory", "256mb", "--maxmemory-policy", self.maxmemory_policy),
         ]
         if self.cluster:
@@ -59,11 +70,21 @@ def start_redis(
     maxmemory_policy: str = "allkeys-lru",
     port: int | None = None,
     cluster: bool = False,
+    appendonly: bool | None = None,
 ) -> RedisServer:
-    """Start a Redis server under ``run_dir`` and wait until it answers PING."""
+    """Start a Redis server under ``run_dir`` and wait until it answers PING.
+
+    ``appendonly`` defaults to on for a ``noeviction`` server: that is a queue
+    Redis, and a queue must survive a restart.
+    """
+    persistent = maxmemory_policy == "noeviction" if appendonly is None else appendonly
     return with_port_retries(
         lambda chosen: RedisServer(
-            run_dir, chosen, maxmemory_policy=maxmemory_policy, cluster=cluster
+            run_dir,
+            chosen,
+            maxmemory_policy=maxmemory_policy,
+            cluster=cluster,
+            appendonly=persistent,
         ).start(),
         port,
         # A cluster node also listens on port + 10000 (the cluster bus).

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -71,44 +72,64 @@ async def test_job_added_from_python_is_processed_by_a_node_worker(
     assert reported["result"] == expected == stored.returnvalue
 
 
-async def test_job_added_from_node_is_processed_by_a_perfcore_worker(
-    qconfig: QueuesConfig, node_dir: Path, spawn_worker, tmp_path: Path
-) -> None:
-    data = {"recipient": "attendee@x", "subject": "Your badge", "channel": "push"}
+def produce_from_node(
+    config: QueuesConfig, node_dir: Path, data: dict[str, str], **env: str
+) -> str:
+    """Add one notification_sending job to ``normal`` with the Node producer; its id."""
     produced = subprocess.run(
         [str(shutil.which("node")), "producer.mjs"],
         cwd=node_dir,
         env=node_env(
-            qconfig,
+            config,
             QUEUE="normal",
             NAME="notification_sending",
             DATA=json.dumps(data),
             PRIORITY="3",
+            **env,
         ),
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    job_id = json.loads(produced.stdout)["id"]
+    return str(json.loads(produced.stdout)["id"])
+
+
+async def test_job_added_from_node_is_processed_by_a_perfcore_worker(
+    qconfig: QueuesConfig, node_dir: Path, spawn_worker, tmp_path: Path
+) -> None:
+    data = {"recipient": "attendee@x", "subject": "Your badge", "channel": "push"}
+    job_id = produce_from_node(qconfig, node_dir, data)
+    assert uuid.UUID(job_id).version == 4  # the producer contract: a UUID as jobId
+    # an id-less producer outside the contract gets BullMQ's counter
+    counter_id = produce_from_node(qconfig, node_dir, {**data, "subject": "old"}, JOB_ID="counter")
+    assert counter_id.isdigit()
     worker = spawn_worker("normal")
     async with QueueManager(qconfig) as manager:
         normal = manager.queues["normal"]
         assert await wait_for_state(normal, job_id, {"completed", "failed"}) == "completed"
+        assert await wait_for_state(normal, counter_id, {"completed", "failed"}) == "completed"
         job = await normal.getJob(job_id)
+        counter_job = await normal.getJob(counter_id)
         statuses = {s.name: s.workers for s in await manager.status()}
     worker.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(worker.wait, 30) == 0
     assert job.name == "notification_sending" and job.data == data
     assert job.returnvalue == {"outbox_id": 1, "duplicate": False}
+    assert counter_job.returnvalue["duplicate"] is False
     assert statuses["normal"] == 1
-    # the handler really wrote the outbox row
+    # the handler really wrote the outbox rows, keyed by the id (+ creation time for a counter id)
     engine = connect(qconfig.database_url)
     with engine.connect() as conn:
-        row = conn.execute(select(notifications)).one()
+        rows = {row.subject: row for row in conn.execute(select(notifications))}
     engine.dispose()
-    assert (row.job_key, row.recipient, row.channel) == (
+    assert (
+        rows["Your badge"].job_key,
+        rows["Your badge"].recipient,
+        rows["Your badge"].channel,
+    ) == (
         f"{qconfig.prefix}:normal:{job_id}",
         "attendee@x",
         "push",
     )
+    assert rows["old"].job_key == f"{qconfig.prefix}:normal:{counter_id}@{counter_job.timestamp}"

@@ -101,6 +101,8 @@ async def test_status_cli_json_reports_every_queue_and_worker(
         "failed": 0,
         "workers": 0,
         "backlog": 2,
+        "stalled_s": None,  # no live perfcore worker publishes progress for "low"
+        "workers_stalled": 0,
     }
     assert queues["critical"]["workers"] == queues["high"]["workers"] == 1  # type: ignore[index]
     assert json.loads((tmp_path / "out" / "queues-status.json").read_text()) == payload

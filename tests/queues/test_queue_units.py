@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import subprocess
+import uuid
 
 import pytest
 from hypothesis import given
@@ -21,6 +22,7 @@ CONFIG = QueuesConfig()
 
 def test_job_options_carry_the_seed_defaults() -> None:
     opts = job_options(Route("critical", 1), CONFIG.job_defaults)
+    assert uuid.UUID(opts.pop("jobId")).version == 4  # never BullMQ's restartable counter
     assert opts == {
         "priority": 1,
         "attempts": 3,
@@ -76,7 +78,7 @@ def test_backlog_is_jobs_not_yet_started() -> None:
     assert status.to_dict()["backlog"] == 7
     table = format_table([status])
     assert table.splitlines()[0].split()[0] == "queue"
-    assert table.splitlines()[1].split() == ["q", "1", "5", "2", "4", "9", "1", "1"]
+    assert table.splitlines()[1].split() == ["q", "1", "5", "2", "4", "9", "1", "1", "-"]
 
 
 def test_redis_urls() -> None:

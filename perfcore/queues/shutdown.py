@@ -1,0 +1,67 @@
+"""Stopping one ``bullmq.Worker``: finish its running jobs, never hang on its idle fetch.
+
+Two defects of the Python ``bullmq`` package (3.4) shape this:
+
+* ``Worker.close()`` ends the run loop, whose cleanup stops lock renewal while
+  jobs still run: a job longer than ``lock_duration_ms`` would lose its lock
+  (and its result) during shutdown.  So the worker is paused first (that stops
+  fetching and waits for running jobs with renewal alive) and closed after.
+* Both ``pause()`` and ``close()`` cancel the idle worker's blocking fetch
+  (``BZPOPMIN`` on the queue's marker) and then wait for it.  Now and then the
+  cancellation does not take: redis-py turns it into a retryable error and
+  re-issues the blocking command, and the wait lasts until that returns.
+  Measured with a raw ``bullmq.Worker`` (library defaults, 1,000 jobs per round,
+  ``close()`` after the last one completed): 3 hangs in 136 rounds, with no
+  job running, one of 205 s.  A forced close ends it at once (it closes the
+  connection under the fetch), so once no job runs and the fetch has had its
+  normal time to end (``drain_delay_s``), the worker is force-closed.
+
+A job a forced close might still catch starting (fetched in the same instant)
+keeps its lock until ``lock_duration_ms``; then the stalled check runs it again,
+and its handler's idempotency key makes that harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+log = logging.getLogger("perfcore.queues.shutdown")
+
+POLL_S = 0.05
+
+
+async def _drain(worker: Any, deadline: float, idle_grace_s: float) -> bool:
+    """Pause ``worker``; True once it paused, or ran no job for ``idle_grace_s`` (a stuck fetch)."""
+    loop = asyncio.get_running_loop()
+    pausing = asyncio.ensure_future(worker.pause())
+    idle_since: float | None = None
+    while not pausing.done():
+        now = loop.time()
+        if now >= deadline:
+            return False
+        if worker.jobs:
+            idle_since = None
+        elif idle_since is None:
+            idle_since = now
+        elif now - idle_since >= idle_grace_s:
+            log.info("%s: idle fetch ignored its cancellation; closing its connection", worker.name)
+            return True
+        await asyncio.wait({pausing}, timeout=POLL_S)
+    return True
+
+
+async def stop_worker(worker: Any, timeout_s: float, idle_grace_s: float) -> bool:
+    """Finish running jobs (up to ``timeout_s``) and close; True if none was cut short."""
+    loop = asyncio.get_running_loop()
+    finished = await _drain(worker, loop.time() + timeout_s, idle_grace_s)
+    if finished and not worker.jobs:
+        try:
+            # with nothing running, close() only has the fetch to wait for
+            await asyncio.wait_for(asyncio.shield(worker.close()), idle_grace_s)
+            return True
+        except TimeoutError:
+            pass
+    await worker.close(force=True)
+    return finished and not worker.jobs
