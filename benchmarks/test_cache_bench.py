@@ -24,19 +24,19 @@ import asyncio
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cachetools
 import pytest
 import redis.asyncio as redis_asyncio
+from workloads import VALUE, drive
 
 from perfcore.cache.manager import CacheManager
 from perfcore.config import CacheConfig
 
 pytestmark = pytest.mark.redis
 
-VALUE = {"id": 1042, "name": "Spring product launch", "venue": "Hall B", "seats": 480, "open": True}
 L1_BATCH = 2_000
 L2_BATCH = 50
 ROUNDS = 100
@@ -72,21 +72,6 @@ class Paired:
         )
         report_ratio(name, ratio, target, detail=detail)
         print(f"\n{name}: {ratio:.2f} [{detail}]")
-
-
-def _drive(make: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
-    """Run a coroutine that never suspends to completion, without an event loop."""
-
-    def run() -> None:
-        coro = make()
-        try:
-            coro.send(None)
-        except StopIteration:
-            return
-        coro.close()
-        raise AssertionError("the benchmarked coroutine suspended: not a memory hit")
-
-    return run
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +111,7 @@ def _ttlcache_lookups() -> Callable[[], None]:
         for _ in range(L1_BATCH):
             ttl_cache["event:1042"]
 
-    return _drive(lookups)
+    return drive(lookups)
 
 
 def _l1_hits(cache: CacheManager) -> Callable[[], None]:
@@ -138,7 +123,7 @@ def _l1_hits(cache: CacheManager) -> Callable[[], None]:
         for _ in range(L1_BATCH):
             await get("event:1042", fetch, namespace="events")
 
-    return _drive(lookups)
+    return drive(lookups)
 
 
 @pytest.mark.benchmark(group="cache-l1-hit")
