@@ -5,16 +5,27 @@ Targets are ratios against a baseline measured side by side in the same session
 with ``report_ratio(name, value, target, better="lower")``; the table is printed
 in pytest's terminal summary and written to ``reports/benchmarks.json``; a
 missed target makes the run exit 1, so ``make bench`` is a regression gate.
+A ratio is computed from the stats pytest-benchmark recorded for both sides
+(the numbers of its table), never from timings of its own.
+
+The instruction-count gate (test_gate.py, gate.py) adds two hooks: its group
+is shown in nanoseconds, i.e. one instruction per ns, and every saved run
+records the machine class and the versions of the packages whose code it counts.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from gate import machine_class
+from instructions import GROUP as INSTRUCTION_GROUP
 
 pytest_plugins = ["perfcore.testing"]
 
@@ -47,6 +58,37 @@ def report_ratio() -> RatioRecorder:
         )
 
     return record
+
+
+@pytest.fixture(scope="session")
+def recorded() -> dict[str, Any]:
+    """``name -> benchmark.stats.stats``: what pytest-benchmark recorded, for ratios between tests."""
+    return {}
+
+
+# Their code is what the counts measure: a new version moves the counts.
+COUNTED_PACKAGES = ["numpy", "simpy", "pydantic", "sqlglot", "redis", "cachetools"]
+
+
+def pytest_benchmark_update_machine_info(
+    config: pytest.Config, machine_info: dict[str, Any]
+) -> None:
+    valgrind = shutil.which("valgrind")
+    machine_info["perfcore"] = {
+        "machine_class": machine_class(),
+        "valgrind": valgrind
+        and subprocess.run([valgrind, "--version"], capture_output=True, text=True).stdout.strip(),
+        "packages": {name: metadata.version(name) for name in COUNTED_PACKAGES},
+    }
+
+
+def pytest_benchmark_scale_unit(
+    unit: str, benchmarks: list[dict[str, Any]]
+) -> tuple[str, float] | None:
+    # Instruction counts ride in pytest-benchmark's seconds at 1e-9 each: show them in ns.
+    if unit == "seconds" and all(b["group"] == INSTRUCTION_GROUP for b in benchmarks):
+        return "n", 1e9
+    return None
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -40,6 +40,7 @@ INJECT_SLOWDOWN = "PERFCORE_BENCH_INJECT_SLOWDOWN"
 INJECT_INTO = "PERFCORE_BENCH_INJECT_INTO"
 MARKER = "closure_fcn"  # ctypes' C entry point into a Python callback (Modules/_ctypes)
 TIMEOUT_S = 600
+GROUP = "instructions"  # the pytest-benchmark group of the counts
 
 
 class GateError(RuntimeError):

@@ -19,12 +19,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from instructions import GateError, count_instructions, programs
+from instructions import GROUP, GateError, count_instructions, programs
 from workloads import REDIS_BACKED, REDIS_URL_ENV, WORKLOADS
 
 from perfcore.testing import require_service
-
-GROUP = "instructions"
 
 
 class InstructionClock:
