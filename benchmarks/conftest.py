@@ -62,8 +62,51 @@ def report_ratio() -> RatioRecorder:
 
 @pytest.fixture(scope="session")
 def recorded() -> dict[str, Any]:
-    """``name -> benchmark.stats.stats``: what pytest-benchmark recorded, for ratios between tests."""
+    """``test name -> benchmark.stats.stats``: what pytest-benchmark recorded, for ratios between tests."""
     return {}
+
+
+@pytest.fixture(scope="session")
+def report_median_ratio(recorded: dict[str, Any], report_ratio: RatioRecorder) -> RatioRecorder:
+    """Record the ratio of this benchmark's median to ``baseline``'s (a test that ran earlier).
+
+    Both medians are pytest-benchmark's recorded stats, the numbers of its
+    table.  ``speedup=True`` records baseline/ours (higher is better) instead;
+    ``per`` divides the medians shown in the detail (e.g. lookups per round).
+    """
+
+    def record(
+        benchmark: Any,
+        baseline: str,
+        name: str,
+        target: float,
+        *,
+        speedup: bool = False,
+        per: int = 1,
+        detail: str = "",
+    ) -> None:
+        ours = recorded[benchmark.name] = benchmark.stats.stats
+        if baseline not in recorded:
+            pytest.fail(
+                f"{baseline} did not run before this test: the ratio needs its stats", pytrace=False
+            )
+        base = recorded[baseline]
+        ratio = base.median / ours.median if speedup else ours.median / base.median
+        unit = f"us per call, {per} calls a round" if per > 1 else "us"
+        medians = (
+            f"medians: ours {ours.median / per * 1e6:,.3f}, baseline {base.median / per * 1e6:,.3f}"
+            f" {unit} ({ours.rounds} and {base.rounds} rounds)"
+        )
+        report_ratio(
+            name,
+            ratio,
+            target,
+            better="higher" if speedup else "lower",
+            detail="; ".join(filter(None, [medians, detail])),
+        )
+        print(f"\n{name}: {ratio:.3f} [{medians}]")
+
+    return record
 
 
 # Their code is what the counts measure: a new version moves the counts.
