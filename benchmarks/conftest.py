@@ -26,6 +26,7 @@ from typing import Any, Literal
 import pytest
 from gate import machine_class
 from instructions import GROUP as INSTRUCTION_GROUP
+from pytest_benchmark.session import PerformanceRegression
 
 pytest_plugins = ["perfcore.testing"]
 
@@ -134,7 +135,20 @@ def pytest_benchmark_scale_unit(
     return None
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_terminal_summary(terminalreporter: Any) -> Any:
+    # pytest-benchmark reports a regression with its own lines, then raises out
+    # of the summary (a traceback); the verdict is the exit status alone.
+    result = None
+    try:
+        result = yield
+    except PerformanceRegression:
+        terminalreporter.config.pluginmanager.get_plugin("session").exitstatus = 1
+    _print_ratios(terminalreporter)
+    return result
+
+
+def _print_ratios(terminalreporter: Any) -> None:
     if not _RATIOS:
         return
     terminalreporter.section("perfcore benchmark ratios")
