@@ -45,7 +45,7 @@ def pytest_machine_id() -> str:
     """The sub-folder pytest-benchmark's file storage uses (its ``get_machine_id``)."""
     from pytest_benchmark.utils import get_machine_id
 
-    return str(get_machine_id())
+    return str(get_machine_id())  # type: ignore[no-untyped-call]
 
 
 def saved_runs(storage: Path) -> list[Path]:
@@ -111,13 +111,12 @@ def check(storage: Path, extra: list[str]) -> int:
 
 def unmatched(report: Path, baseline: Path) -> list[str]:
     """Benchmarks of this run that the baseline does not have (they would go unchecked)."""
-    names = lambda path: {b["fullname"] for b in _load(path)["benchmarks"]}  # noqa: E731
-    return sorted(names(report) - names(baseline))
+    return sorted(_names(report) - _names(baseline))
 
 
-def _load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
+def _names(run: Path) -> set[str]:
+    data: dict[str, Any] = json.loads(run.read_text())
+    return {bench["fullname"] for bench in data["benchmarks"]}
 
 
 def compare(ref: str, extra: list[str]) -> int:

@@ -69,9 +69,9 @@ def counts(request: pytest.FixtureRequest) -> Iterator[Counts]:
     except GateError as exc:
         require_service(str(exc))  # fails under CI=true, skips elsewhere
     names = [
-        item.callspec.params["workload"]
+        str(item.callspec.params["workload"])
         for item in request.session.items
-        if item.module is request.module and hasattr(item, "callspec")
+        if isinstance(item, pytest.Function) and item.module is request.module
     ]
     url = request.getfixturevalue("redis_cache_url") if REDIS_BACKED & set(names) else None
     running = Counts(names, url)
