@@ -157,20 +157,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks/gate.py", description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=["save", "check", "compare"])
     parser.add_argument("--ref", help="compare: the git ref to compare this tree with")
-    parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
-    args = parser.parse_args(argv)
+    parser.epilog = "Arguments after -- go to pytest, e.g. -- -k simulation."
+    argv = sys.argv[1:] if argv is None else argv
+    split = argv.index("--") if "--" in argv else len(argv)
+    args, extra = parser.parse_args(argv[:split]), argv[split + 1 :]
     storage = BASELINES / machine_class()
     if args.action == "compare":
         if not args.ref:
             parser.error("compare needs --ref REF")
-        return compare(args.ref, args.pytest_args)
+        return compare(args.ref, extra)
     if args.ref:
         parser.error("--ref only goes with compare")
-    return (
-        save(storage, args.pytest_args)
-        if args.action == "save"
-        else check(storage, args.pytest_args)
-    )
+    return save(storage, extra) if args.action == "save" else check(storage, extra)
 
 
 if __name__ == "__main__":
