@@ -45,9 +45,8 @@ def trial(name: str, slowdown: float | None) -> bool:
         tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:]
         raise SystemExit(f"regression_experiment: the gate could not run: {tail}")
     if proc.returncode == 1 and "Performance has regressed" not in proc.stdout + proc.stderr:
-        raise SystemExit(
-            "regression_experiment: the gate failed for another reason:\n" + proc.stdout[-2000:]
-        )
+        output = (proc.stdout + proc.stderr)[-2000:]
+        raise SystemExit(f"regression_experiment: the gate failed for another reason:\n{output}")
     return proc.returncode == 1
 
 
