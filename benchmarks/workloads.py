@@ -86,11 +86,10 @@ def policies() -> Workload:
 def advisor_analysis() -> Workload:
     """The index advisor's statement analysis (sqlglot) on the platform's slow workload."""
     from perfcore.dbopt.analyze import analyze
-    from perfcore.dbopt.refschema import TABLES, Scale
+    from perfcore.dbopt.refschema import Scale
     from perfcore.dbopt.workload import statements
 
-    column = re.compile(r"^\s*(\w+)\s", re.MULTILINE)
-    columns_of = {table: column.findall(body) for table, body in TABLES.items()}
+    columns_of = _reference_columns()
     sqls = [sql for _, sql in statements(Scale(), repeats=1)]
 
     def step() -> None:
@@ -98,6 +97,18 @@ def advisor_analysis() -> Workload:
             analyze(sql, columns_of)
 
     return Workload(step, steps=4)
+
+
+def _reference_columns() -> dict[str, list[str]]:
+    """Table -> column names of the reference schema, as the advisor's catalog lists them."""
+    try:
+        from perfcore.platform.schema import metadata
+    except ImportError:  # a tree from before the platform description (bench-compare REF=...)
+        from perfcore.dbopt.refschema import TABLES
+
+        column = re.compile(r"^\s*(\w+)\s", re.MULTILINE)
+        return {table: column.findall(body) for table, body in TABLES.items()}
+    return {table.name: [c.name for c in table.columns] for table in metadata.sorted_tables}
 
 
 def drive(make: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
