@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: install simulate test services lint bench report clean
+.PHONY: install simulate test services lint bench bench-save bench-check bench-compare report clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -17,9 +17,12 @@ install: $(STAMP)
 simulate: $(STAMP)
 	$(VENV)/bin/perfcore simulate
 
-## whole suite: lint and types, then pytest; real services start and stop inside pytest
+## whole suite: lint and types, then pytest, then the short regression gate (bench-check);
+## real services start and stop inside pytest.  BENCH_GATE=no leaves the gate out.
+BENCH_GATE ?= yes
 test: $(STAMP) services lint
 	scripts/run-tests -q -ra $(PYTEST_ARGS)
+	$(if $(filter yes,$(BENCH_GATE)),$(VENV)/bin/python benchmarks/gate.py check)
 
 services:
 	scripts/ensure-services
@@ -32,6 +35,17 @@ lint: $(STAMP)
 
 bench: $(STAMP) services
 	scripts/run-tests benchmarks -q -s $(PYTEST_ARGS)
+
+## regression gate (docs/benchmarks.md): instruction counts vs the committed baseline
+bench-save: $(STAMP) services
+	$(VENV)/bin/python benchmarks/gate.py save
+
+bench-check: $(STAMP) services
+	$(VENV)/bin/python benchmarks/gate.py check
+
+## the same counts on REF's code (a git worktree) vs this tree: make bench-compare REF=main
+bench-compare: $(STAMP) services
+	$(VENV)/bin/python benchmarks/gate.py compare --ref "$(REF)"
 
 ## executed simulation report: reports/simulation_report.html
 report: $(STAMP)

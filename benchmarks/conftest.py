@@ -5,16 +5,28 @@ Targets are ratios against a baseline measured side by side in the same session
 with ``report_ratio(name, value, target, better="lower")``; the table is printed
 in pytest's terminal summary and written to ``reports/benchmarks.json``; a
 missed target makes the run exit 1, so ``make bench`` is a regression gate.
+A ratio is computed from the stats pytest-benchmark recorded for both sides
+(the numbers of its table), never from timings of its own.
+
+The instruction-count gate (test_gate.py, gate.py) adds two hooks: its group
+is shown in nanoseconds, i.e. one instruction per ns, and every saved run
+records the machine class and the versions of the packages whose code it counts.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from gate import machine_class
+from instructions import GROUP as INSTRUCTION_GROUP
+from pytest_benchmark.session import PerformanceRegression
 
 pytest_plugins = ["perfcore.testing"]
 
@@ -49,7 +61,94 @@ def report_ratio() -> RatioRecorder:
     return record
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+@pytest.fixture(scope="session")
+def recorded() -> dict[str, Any]:
+    """``test name -> benchmark.stats.stats``: what pytest-benchmark recorded, for ratios between tests."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def report_median_ratio(recorded: dict[str, Any], report_ratio: RatioRecorder) -> RatioRecorder:
+    """Record the ratio of this benchmark's median to ``baseline``'s (a test that ran earlier).
+
+    Both medians are pytest-benchmark's recorded stats, the numbers of its
+    table.  ``speedup=True`` records baseline/ours (higher is better) instead;
+    ``per`` divides the medians shown in the detail (e.g. lookups per round).
+    """
+
+    def record(
+        benchmark: Any,
+        baseline: str,
+        name: str,
+        target: float,
+        *,
+        speedup: bool = False,
+        per: int = 1,
+        detail: str = "",
+    ) -> None:
+        ours = recorded[benchmark.name] = benchmark.stats.stats
+        if baseline not in recorded:
+            pytest.fail(
+                f"{baseline} did not run before this test: the ratio needs its stats", pytrace=False
+            )
+        base = recorded[baseline]
+        ratio = base.median / ours.median if speedup else ours.median / base.median
+        unit = f"us per call, {per} calls a round" if per > 1 else "us"
+        medians = (
+            f"medians: ours {ours.median / per * 1e6:,.3f}, baseline {base.median / per * 1e6:,.3f}"
+            f" {unit} ({ours.rounds} and {base.rounds} rounds)"
+        )
+        report_ratio(
+            name,
+            ratio,
+            target,
+            better="higher" if speedup else "lower",
+            detail="; ".join(filter(None, [medians, detail])),
+        )
+        print(f"\n{name}: {ratio:.3f} [{medians}]")
+
+    return record
+
+
+# Their code is what the counts measure: a new version moves the counts.
+COUNTED_PACKAGES = ["numpy", "simpy", "pydantic", "sqlglot", "redis", "cachetools"]
+
+
+def pytest_benchmark_update_machine_info(
+    config: pytest.Config, machine_info: dict[str, Any]
+) -> None:
+    valgrind = shutil.which("valgrind")
+    machine_info["perfcore"] = {
+        "machine_class": machine_class(),
+        "valgrind": valgrind
+        and subprocess.run([valgrind, "--version"], capture_output=True, text=True).stdout.strip(),
+        "packages": {name: metadata.version(name) for name in COUNTED_PACKAGES},
+    }
+
+
+def pytest_benchmark_scale_unit(
+    unit: str, benchmarks: list[dict[str, Any]]
+) -> tuple[str, float] | None:
+    # Instruction counts ride in pytest-benchmark's seconds at 1e-9 each: show them in ns.
+    if unit == "seconds" and all(b["group"] == INSTRUCTION_GROUP for b in benchmarks):
+        return "n", 1e9
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_terminal_summary(terminalreporter: Any) -> Any:
+    # pytest-benchmark reports a regression with its own lines, then raises out
+    # of the summary (a traceback); the verdict is the exit status alone.
+    result = None
+    try:
+        result = yield
+    except PerformanceRegression:
+        terminalreporter.config.pluginmanager.get_plugin("session").exitstatus = 1
+    _print_ratios(terminalreporter)
+    return result
+
+
+def _print_ratios(terminalreporter: Any) -> None:
     if not _RATIOS:
         return
     terminalreporter.section("perfcore benchmark ratios")

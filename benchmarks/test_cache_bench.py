@@ -11,82 +11,34 @@
   calls per round in the same event loop, each with its own default-configured
   client.  Target: overhead <= 1.25x.
 
-Each timed round of ours is paired with a baseline round run just before it
-(in pytest-benchmark's untimed setup), and the ratio is the median of the
-per-round ratios, so both sides see the same load on a shared machine.  The
-baselines also run as their own benchmarks for the table.  Run:
-``.venv/bin/pytest benchmarks/test_cache_bench.py``.
+Both sides are pytest-benchmark benchmarks of their own, and each runs the
+other side, untimed, before every timed round (in pytest-benchmark's setup):
+A B A B, so both see the same alternation of code and caches and the same
+load of a shared machine.  The ratio is the median of ours over the median of
+the baseline, both as pytest-benchmark recorded them: the numbers of its table.
+Run: ``.venv/bin/pytest benchmarks/test_cache_bench.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import statistics
-import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cachetools
 import pytest
 import redis.asyncio as redis_asyncio
+from workloads import VALUE, drive
 
 from perfcore.cache.manager import CacheManager
 from perfcore.config import CacheConfig
 
 pytestmark = pytest.mark.redis
 
-VALUE = {"id": 1042, "name": "Spring product launch", "venue": "Hall B", "seats": 480, "open": True}
 L1_BATCH = 2_000
 L2_BATCH = 50
 ROUNDS = 100
-
-
-class Paired:
-    """Times the baseline batch in pytest-benchmark's untimed ``setup`` of each round.
-
-    So every timed round of our side is immediately preceded by one baseline
-    round: both see the same machine load, and the ratio is the median of the
-    per-round ratios (robust to the bursts of a shared machine).
-    """
-
-    def __init__(self, baseline: Callable[[], None]) -> None:
-        self._baseline = baseline
-        self.times: list[float] = []
-
-    def setup(self) -> None:
-        started = time.perf_counter()
-        self._baseline()
-        self.times.append(time.perf_counter() - started)
-
-    def report(
-        self, benchmark: Any, report_ratio: Any, name: str, target: float, batch: int
-    ) -> None:
-        ours: list[float] = benchmark.stats.stats.data
-        base = self.times[-len(ours) :]
-        ratio = statistics.median(o / b for o, b in zip(ours, base, strict=True))
-        detail = (
-            f"per call: ours {statistics.median(ours) / batch * 1e6:.3f} us, baseline "
-            f"{statistics.median(base) / batch * 1e6:.3f} us (medians of {len(ours)} paired "
-            f"rounds of {batch}); ratio of best rounds {min(ours) / min(base):.2f}"
-        )
-        report_ratio(name, ratio, target, detail=detail)
-        print(f"\n{name}: {ratio:.2f} [{detail}]")
-
-
-def _drive(make: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
-    """Run a coroutine that never suspends to completion, without an event loop."""
-
-    def run() -> None:
-        coro = make()
-        try:
-            coro.send(None)
-        except StopIteration:
-            return
-        coro.close()
-        raise AssertionError("the benchmarked coroutine suspended: not a memory hit")
-
-    return run
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +78,7 @@ def _ttlcache_lookups() -> Callable[[], None]:
         for _ in range(L1_BATCH):
             ttl_cache["event:1042"]
 
-    return _drive(lookups)
+    return drive(lookups)
 
 
 def _l1_hits(cache: CacheManager) -> Callable[[], None]:
@@ -138,19 +90,25 @@ def _l1_hits(cache: CacheManager) -> Callable[[], None]:
         for _ in range(L1_BATCH):
             await get("event:1042", fetch, namespace="events")
 
-    return _drive(lookups)
+    return drive(lookups)
 
 
 @pytest.mark.benchmark(group="cache-l1-hit")
-def test_l1_baseline_ttlcache(benchmark: Any) -> None:
-    benchmark.pedantic(_ttlcache_lookups(), rounds=ROUNDS, iterations=1, warmup_rounds=3)
+def test_l1_baseline_ttlcache(
+    benchmark: Any, cache: CacheManager, recorded: dict[str, Any]
+) -> None:
+    benchmark.pedantic(_ttlcache_lookups(), setup=_l1_hits(cache), rounds=ROUNDS, warmup_rounds=3)
+    recorded[benchmark.name] = benchmark.stats.stats
 
 
 @pytest.mark.benchmark(group="cache-l1-hit")
-def test_l1_hit_get_with_cache(benchmark: Any, cache: CacheManager, report_ratio: Any) -> None:
-    paired = Paired(_ttlcache_lookups())
-    benchmark.pedantic(_l1_hits(cache), setup=paired.setup, rounds=ROUNDS, warmup_rounds=3)
-    paired.report(benchmark, report_ratio, "cache L1 hit / TTLCache lookup", 2.0, L1_BATCH)
+def test_l1_hit_get_with_cache(
+    benchmark: Any, cache: CacheManager, report_median_ratio: Any
+) -> None:
+    benchmark.pedantic(_l1_hits(cache), setup=_ttlcache_lookups(), rounds=ROUNDS, warmup_rounds=3)
+    report_median_ratio(
+        benchmark, "test_l1_baseline_ttlcache", "cache L1 hit / TTLCache lookup", 2.0, per=L1_BATCH
+    )
 
 
 # ---------------------------------------------------------------------- L2
@@ -198,8 +156,15 @@ def test_l2_baseline_raw_get(
     loop: asyncio.AbstractEventLoop,
     cache: CacheManager,
     raw_client: redis_asyncio.Redis,
+    recorded: dict[str, Any],
 ) -> None:
-    benchmark.pedantic(_raw_gets(loop, raw_client, _key(cache)), rounds=ROUNDS, warmup_rounds=3)
+    benchmark.pedantic(
+        _raw_gets(loop, raw_client, _key(cache)),
+        setup=_l2_hits(loop, cache),
+        rounds=ROUNDS,
+        warmup_rounds=3,
+    )
+    recorded[benchmark.name] = benchmark.stats.stats
 
 
 @pytest.mark.benchmark(group="cache-l2-hit")
@@ -208,9 +173,15 @@ def test_l2_hit_get_with_cache(
     loop: asyncio.AbstractEventLoop,
     cache: CacheManager,
     raw_client: redis_asyncio.Redis,
-    report_ratio: Any,
+    report_median_ratio: Any,
 ) -> None:
-    paired = Paired(_raw_gets(loop, raw_client, _key(cache)))
-    benchmark.pedantic(_l2_hits(loop, cache), setup=paired.setup, rounds=ROUNDS, warmup_rounds=3)
-    paired.report(benchmark, report_ratio, "cache L2 hit / raw redis-py GET", 1.25, L2_BATCH)
+    benchmark.pedantic(
+        _l2_hits(loop, cache),
+        setup=_raw_gets(loop, raw_client, _key(cache)),
+        rounds=ROUNDS,
+        warmup_rounds=3,
+    )
+    report_median_ratio(
+        benchmark, "test_l2_baseline_raw_get", "cache L2 hit / raw redis-py GET", 1.25, per=L2_BATCH
+    )
     assert cache.stats()["namespaces"]["events"]["fetches"] == 1  # only the initial fill
