@@ -39,8 +39,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Run the reference event-platform API on 127.0.0.1 (the load-test target).",
     ),
     "loadtest": (
-        "perfcore.service.loadtest_cli:loadtest",
-        "Load-test the reference API with Locust (loopback only, bounded).",
+        "simulation.cli_loadtest:loadtest",
+        "Load-test with Locust: a scenario's load, loopback or allow-listed staging, bounded.",
     ),
 }
 
