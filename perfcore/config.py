@@ -3,7 +3,7 @@
 Every number the simulation tunes (TTLs, thresholds, concurrency) lives here, so
 the tuner's ``recommended.yaml`` loads unchanged into the real components.
 Each layer owns one section: ``cache``, ``queues``, ``scaling``, ``dbopt``,
-``loadtest``.
+``loadtest``, ``service``.
 
 Unknown keys are errors (a typo in a TTL must not silently fall back to a
 default), and every error names its field::
@@ -333,6 +333,19 @@ class DbOptConfig(Section):
     )
 
 
+# ------------------------------------------------------------------- service
+
+
+class ServiceConfig(Section):
+    """The reference service's deployment: server processes and database pool per process."""
+
+    workers: int = Field(1, gt=0, le=64, description="server processes (uvicorn workers)")
+    db_pool_size: int = Field(5, gt=0, description="SQLAlchemy pool_size per process")
+    db_max_overflow: int = Field(
+        10, ge=0, description="connections opened beyond the pool under load, closed after use"
+    )
+
+
 # ------------------------------------------------------------------ loadtest
 
 
@@ -395,6 +408,7 @@ class PerfcoreConfig(Section):
     scaling: ScalingConfig = Field(default_factory=ScalingConfig)
     dbopt: DbOptConfig = Field(default_factory=DbOptConfig)
     loadtest: LoadTestConfig = Field(default_factory=LoadTestConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
 
 
 M = TypeVar("M", bound=BaseModel)

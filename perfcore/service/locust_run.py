@@ -24,10 +24,11 @@ import click
 from perfcore.config import LoadTestConfig
 from perfcore.errors import BadInput, CheckFailed, ServiceUnavailable
 from perfcore.service.hosts import Target, target_of
-from perfcore.service.locust_report import format_table, summarize
+from perfcore.service.locust_report import format_table, summarize_json
 
 SHAPES = {"steady": None, "ramp-spike": "shapes.py"}
 SCENARIO_USERS = "scenario_users.py"
+FINAL_STATS = "locust_final.json"  # Locust's --json output
 _GRACE_S = 60  # start-up and CSV writing on top of the run time
 
 
@@ -72,6 +73,7 @@ def locust_command(
         "--html",
         str(out_dir / "locust_report.html"),
         "--only-summary",
+        "--json",  # exact final statistics on stdout (the CSV can lag by a snapshot)
         "--loglevel",
         "WARNING",
     ]
@@ -100,11 +102,12 @@ def capture_metrics(target: Target, path: Path) -> str:
 
 
 def run_locust(command: list[str], log_path: Path, timeout_s: float) -> int:
-    """Run Locust with its output in ``log_path``; its exit code."""
-    with log_path.open("w", encoding="utf-8") as log:
+    """Run Locust with its log in ``log_path`` and its final stats (stdout) beside it."""
+    final = log_path.with_name(FINAL_STATS)
+    with log_path.open("w", encoding="utf-8") as log, final.open("w", encoding="utf-8") as out:
         try:
             return subprocess.run(
-                command, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s, check=False
+                command, stdout=out, stderr=log, timeout=timeout_s, check=False
             ).returncode
         except subprocess.TimeoutExpired:
             raise ServiceUnavailable(f"locust did not finish within {timeout_s:.0f} s") from None
@@ -137,7 +140,8 @@ def run(
         if code == 2:
             raise BadInput(f"--host: refused by the locustfile: {_tail(log_path, 1)}")
         stats_csv = out_dir / "locust_stats.csv"
-        if not stats_csv.is_file():
+        final = out_dir / FINAL_STATS
+        if not stats_csv.is_file() or not final.stat().st_size:
             raise ServiceUnavailable(f"locust exited {code} without stats: {_tail(log_path)}")
         summary: dict[str, Any] = {
             "host": target.url,
@@ -145,11 +149,12 @@ def run(
             **settings,
             "locust_exit_code": code,
             "server_metrics": {"before": before, "after": after},
-            **summarize(stats_csv),
+            **summarize_json(final),
         }
         if out is not None:
             summary["files"] = {
                 "stats_csv": str(stats_csv),
+                "final_stats": str(final),
                 "history_csv": str(out / "locust_stats_history.csv"),
                 "html": str(out / "locust_report.html"),
                 "log": str(log_path),

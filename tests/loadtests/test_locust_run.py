@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from serve_process import serving
 
 from perfcore.service.load_shape import CHECKIN, DRAIN, REGISTRATION, phase_at
 from perfcore.stack import free_port
@@ -23,46 +23,11 @@ PERFCORE = [sys.executable, "-m", "perfcore"]
 def service_url(redis_cache_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``perfcore serve`` on a free loopback port, SQLite database, the stack's cache Redis."""
     work = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    log = (work / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [
-            *PERFCORE,
-            "serve",
-            "--port",
-            str(port),
-            "--db",
-            f"sqlite:///{work / 'svc.sqlite'}",
-            "--redis",
-            redis_cache_url,
-            "--set",
-            f"cache.key_prefix=lt{port}",
-            "--set",
-            f"queues.export_dir={work / 'exports'}",
-            "--log-level",
-            "warning",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=work,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (work / "serve.log").read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "service did not become healthy in 30 s"
-            time.sleep(0.2)
+    args = ["--db", f"sqlite:///{work / 'svc.sqlite'}", "--redis", redis_cache_url]
+    args += ["--set", f"cache.key_prefix=lt{free_port()}"]
+    args += ["--set", f"queues.export_dir={work / 'exports'}"]
+    with serving(work, *args) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
 
 
 @pytest.mark.redis
