@@ -30,6 +30,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Run the SimPy model of the platform (no servers needed).",
     ),
     "tune": ("simulation.cli_tune:tune", "Choose config values with the simulation (Optuna)."),
+    "calibrate": (
+        "simulation.cli_calibrate:calibrate",
+        "Fit the model's costs from a measured load-test run.",
+    ),
+    "validate": (
+        "simulation.cli_validate:validate",
+        "Replay a measured run in the model: predicted vs measured per endpoint.",
+    ),
     "worker": ("perfcore.queues.cli:worker", "Run a BullMQ worker for some queues."),
     "queues": ("perfcore.queues.cli:queues", "Inspect the BullMQ priority queues."),
     "db": ("perfcore.dbopt.cli:db", "Index advisor for MySQL and MariaDB."),

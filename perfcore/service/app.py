@@ -22,7 +22,12 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    ProcessCollector,
+    generate_latest,
+)
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
@@ -188,6 +193,7 @@ def create_app(
         update={"redis_url": cache_url or config.cache.redis_url}
     )
     registry = CollectorRegistry()
+    ProcessCollector(registry=registry)  # the process's CPU seconds: calibration's CPU truth
     observe = Observers(HttpMetrics(registry), DbMetrics(registry))
     l2_time = l2_histogram(registry)
     pool = config.service
