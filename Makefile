@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: install simulate test services lint bench report clean
+.PHONY: install simulate test services lint bench report clean fidelity
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 
 bench: $(STAMP) services
 	scripts/run-tests benchmarks -q -s $(PYTEST_ARGS)
+
+## the fidelity experiment on the real stack: calibrate, capacity, 3 levels -> reports/fidelity/
+fidelity: $(STAMP) services
+	$(VENV)/bin/python benchmarks/fidelity.py --out reports/fidelity $(FIDELITY_ARGS)
 
 ## executed simulation report: reports/simulation_report.html
 report: $(STAMP)
