@@ -132,3 +132,20 @@ def test_an_access_log_is_replayed_with_its_ids_as_keys(tmp_path: Path) -> None:
     bad.write_text("when,method,path\n1,GET,/events/1\n")
     with pytest.raises(BadInput, match="timestamp"):
         trace_from_access_log(bad)
+
+
+def test_simulate_reports_latency_and_hit_ratio_per_class() -> None:
+    from simulation.run import simulate
+
+    sc = Scenario.model_validate({"horizon_s": 600, "workload": {"events": {"count": 0}, "streams": [
+        {"request_class": "event_detail", "rate_per_s": 20.0, "keys": 5},
+        {"request_class": "register", "rate_per_s": 2.0, "keys": 100}]}})  # fmt: skip
+    summary = simulate(sc).summary()
+    by_class = summary["latency_by_class_ms"]
+    assert set(by_class) == {"event_detail", "register"}
+    for row in by_class.values():
+        assert 0 < row["p50"] <= row["p95"] <= row["p99"]
+    assert (
+        0.5 < by_class["event_detail"]["hit_ratio"] < 1 and by_class["register"]["hit_ratio"] == 0
+    )
+    assert summary["latency_ms"]["p99"] >= by_class["event_detail"]["p50"]  # contract keys stay
