@@ -173,7 +173,7 @@ def summarise(level: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
     out = [
-        f"{'level':<6}{'endpoint':<40}{'n':>7}{'meas p95 (range)':>24}{'pred p95':>10}{'err':>8}{'rps err':>9}{'hit d':>8}  ok"
+        f"{'level':<6}{'endpoint':<40}{'n':>7} {'meas p95 (range)':>26}{'pred p95':>10}{'err':>8}{'rps err':>9}{'hit d':>8}  ok"
     ]
     for r in rows:
         rng = r["measured_p95_range_ms"]
@@ -182,7 +182,7 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
         rps = "-" if r["rps_error"] is None else f"{r['rps_error']:+.1%}"
         hit = "-" if r["hit_ratio_diff"] is None else f"{r['hit_ratio_diff']:+.3f}"
         ok = ("yes" if r["ok"] else "NO") + ("" if r["judged"] else " (n<500)")
-        out.append(f"{r['level']:<6}{r['endpoint']:<40}{r['requests']:>7}{meas:>24}{r['predicted_p95_ms'] or '-':>10}{err:>8}{rps:>9}{hit:>8}  {ok}")  # fmt: skip
+        out.append(f"{r['level']:<6}{r['endpoint']:<40}{r['requests']:>7} {meas:>26}{r['predicted_p95_ms'] or '-':>10}{err:>8}{rps:>9}{hit:>8}  {ok}")  # fmt: skip
     return "\n".join(out)
 
 
