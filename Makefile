@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: install simulate test services lint bench bench-save bench-check bench-compare report clean
+.PHONY: install simulate test services lint bench bench-save bench-check bench-compare report clean fidelity
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench-check: $(STAMP) services
 ## the same counts on REF's code (a git worktree) vs this tree: make bench-compare REF=main
 bench-compare: $(STAMP) services
 	$(VENV)/bin/python benchmarks/gate.py compare --ref "$(REF)"
+
+## the fidelity experiment on the real stack: calibrate, capacity, 3 levels -> reports/fidelity/
+fidelity: $(STAMP) services
+	$(VENV)/bin/python benchmarks/fidelity.py --out reports/fidelity $(FIDELITY_ARGS)
 
 ## executed simulation report: reports/simulation_report.html
 report: $(STAMP)

@@ -59,10 +59,6 @@ BUILTIN: dict[str, CommandRef] = {
         "perfcore.service.cli:serve",
         "Run the reference event-platform API on 127.0.0.1 (the load-test target).",
     ),
-    "loadtest": CommandRef(
-        "perfcore.service.loadtest_cli:loadtest",
-        "Load-test the reference API with Locust (loopback only, bounded).",
-    ),
 }
 
 

@@ -2,7 +2,8 @@
 
 Every number the simulation tunes (TTLs, thresholds, concurrency) lives here, so
 the tuner's ``recommended.yaml`` loads unchanged into the real components.
-Each layer owns one section: ``cache``, ``queues``, ``scaling``, ``dbopt``.
+Each layer owns one section: ``cache``, ``queues``, ``scaling``, ``dbopt``,
+``loadtest``, ``service``.
 
 Unknown keys are errors (a typo in a TTL must not silently fall back to a
 default), and every error names its field::
@@ -351,7 +352,13 @@ class DbOptConfig(Section):
 
 
 class ServiceConfig(Section):
-    """The reference API's access control and limits (not tuned, but never hard-coded)."""
+    """The reference API: its deployment (processes, pool) and access control (never hard-coded)."""
+
+    workers: int = Field(1, gt=0, le=64, description="server processes (uvicorn workers)")
+    db_pool_size: int = Field(5, gt=0, description="SQLAlchemy pool_size per process")
+    db_max_overflow: int = Field(
+        10, ge=0, description="connections opened beyond the pool under load, closed after use"
+    )
 
     auth_secret: SecretStr | None = Field(
         None, description="HMAC key of the bearer tokens; None: read (or create) auth_secret_file"
@@ -368,6 +375,57 @@ class ServiceConfig(Section):
     )
 
 
+# ------------------------------------------------------------------ loadtest
+
+
+class IdPool(Section):
+    """Ids a load test fills a path parameter with: ``values``, else ``low..high``."""
+
+    low: int = Field(1, ge=0)
+    high: int | None = Field(None, ge=0, description="None: the service's seed size")
+    values: list[int] = Field(default_factory=list, description="explicit ids (win over a range)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IdPool:
+        if self.high is not None and self.high < self.low:
+            raise ValueError("high must not be below low")
+        return self
+
+
+class LoadTestConfig(Section):
+    """Where load may go and what it sends: the staging allow-list, paths, ids, bounds."""
+
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts (names or addresses) besides loopback a load test may target",
+    )
+    max_run_time_s: int = Field(600, gt=0, description="a load test runs at most this long")
+    paths: dict[str, str] = Field(
+        default_factory=dict,
+        description="request class -> path template on the target (default: the platform's)",
+    )
+    id_pools: dict[str, IdPool] = Field(
+        default_factory=dict, description="path parameter (event_id, ...) -> ids to draw from"
+    )
+    user_rate_per_s: float = Field(
+        2.0, gt=0, description="open-loop: mean requests per second each Locust user starts"
+    )
+
+    @model_validator(mode="after")
+    def _known_classes(self) -> LoadTestConfig:
+        for name, path in self.paths.items():
+            if name not in PLATFORM.request_classes:
+                raise ValueError(f"paths: unknown request class {name!r}")
+            wanted = set(PLATFORM.request_classes[name].endpoint.params)
+            if not path.startswith("/") or not wanted <= set(_template_params(path)):
+                raise ValueError(f"paths.{name}: must start with / and use {sorted(wanted)}")
+        return self
+
+
+def _template_params(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+
+
 # ---------------------------------------------------------------------- root
 
 
@@ -378,6 +436,7 @@ class PerfcoreConfig(Section):
     queues: QueuesConfig = Field(default_factory=QueuesConfig)
     scaling: ScalingConfig = Field(default_factory=ScalingConfig)
     dbopt: DbOptConfig = Field(default_factory=DbOptConfig)
+    loadtest: LoadTestConfig = Field(default_factory=LoadTestConfig)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
 
 

@@ -12,3 +12,14 @@ simulate = CommandRef(
     "simulation.cli:simulate", "Run the SimPy model of the platform (no servers needed)."
 )
 tune = CommandRef("simulation.cli_tune:tune", "Choose config values with the simulation (Optuna).")
+calibrate = CommandRef(
+    "simulation.cli_calibrate:calibrate", "Fit the model's costs from a measured load-test run."
+)
+validate = CommandRef(
+    "simulation.cli_validate:validate",
+    "Replay a measured run in the model: predicted vs measured per endpoint.",
+)
+loadtest = CommandRef(
+    "simulation.cli_loadtest:loadtest",
+    "Load-test with Locust: a scenario's load, loopback or allow-listed staging, bounded.",
+)

@@ -89,6 +89,8 @@ class Metrics:
     ready: NDArray[np.float64] = field(init=False)
     queue_depth: NDArray[np.float64] = field(init=False)
     totals: Totals = field(init=False)
+    class_hist: NDArray[np.int64] = field(init=False)  # per class: latency histogram
+    class_levels: NDArray[np.int64] = field(init=False)  # per class: cache outcomes
 
     def __post_init__(self) -> None:
         m = self.minutes = math.ceil(self.horizon_s / 60.0)
@@ -96,6 +98,8 @@ class Metrics:
         self.arrivals = np.zeros((m, k), np.int64)
         self.hist = np.zeros((m, BUCKETS), np.int32)
         self.levels = np.zeros((m, 4), np.int64)
+        self.class_hist = np.zeros((k, BUCKETS), np.int64)
+        self.class_levels = np.zeros((k, 4), np.int64)
         self.cpu_s = np.zeros(m)
         self.db_busy_s = np.zeros(m)
         self.slot_busy_s = np.zeros(m)
@@ -138,6 +142,10 @@ class Metrics:
         )
         lv = served.level.astype(np.int64)
         self.levels[m0:m1] += np.bincount(rel * 4 + lv, minlength=span * 4).reshape(span, 4)
+        self.class_hist += np.bincount(cls64 * BUCKETS + b, minlength=k * BUCKETS).reshape(
+            k, BUCKETS
+        )
+        self.class_levels += np.bincount(cls64 * 4 + lv, minlength=k * 4).reshape(k, 4)
         self.cpu_s[m0:m1] += np.bincount(rel, weights=cpu, minlength=span)
         self.db_busy_s[m0:m1] += np.bincount(rel, weights=db_busy, minlength=span)
         self.slot_busy_s[m0:m1] += np.bincount(
@@ -185,6 +193,18 @@ class Metrics:
     def latency_ms(self) -> dict[str, float]:
         p50, p95, p99 = percentiles(self.hist.sum(axis=0, dtype=np.int64), (0.50, 0.95, 0.99))
         return {"p50": p50, "p95": p95, "p99": p99}
+
+    def by_class(self, names: tuple[str, ...]) -> dict[str, dict[str, float]]:
+        """Per request class with requests: p50/p95/p99 (ms) and the cache hit ratio of its reads."""
+        out: dict[str, dict[str, float]] = {}
+        for i, name in enumerate(names):
+            if not self.class_hist[i].any():
+                continue
+            p50, p95, p99 = percentiles(self.class_hist[i], (0.50, 0.95, 0.99))
+            lv = self.class_levels[i]
+            hits, lookups = int(lv[L1_HIT] + lv[L2_HIT]), int(lv[L1_HIT] + lv[L2_HIT] + lv[MISS])
+            out[name] = {"p50": p50, "p95": p95, "p99": p99, "hit_ratio": _ratio(hits, lookups)}
+        return out
 
     def p95_per_minute(self) -> NDArray[np.float64]:
         return per_row_percentile(self.hist.astype(np.int64), 0.95)

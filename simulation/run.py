@@ -83,6 +83,10 @@ class RunResult:
             "requests_by_class": {
                 name: int(tot.count[i]) for i, name in enumerate(REQUEST_CLASSES) if tot.count[i]
             },
+            "latency_by_class_ms": {
+                name: {k: _num(v) for k, v in row.items()}
+                for name, row in m.by_class(REQUEST_CLASSES).items()
+            },
             "seed": sc.seed,
         }
 

@@ -15,6 +15,7 @@ Every field has a default, so an empty scenario is the built-in default day:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -322,7 +323,9 @@ def load_scenario(
     """Load a scenario (the built-in default when ``path`` is None).
 
     ``config_path`` is a perfcore configuration file (e.g. a tuner's
-    ``recommended.yaml``) whose sections replace the scenario's; ``overrides``
+    ``recommended.yaml``) whose sections replace the scenario's; its
+    ``infrastructure`` mapping, if any (a calibration), is applied value by
+    value like ``--set``, keeping every cost it does not name; ``overrides``
     (``dotted.path=value``) apply last, into the default request classes,
     queries, job types and cache namespaces unless the input gave its own.
     Errors are one-line :class:`ConfigError`.
@@ -332,14 +335,24 @@ def load_scenario(
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    calibrated: list[str] = []
     if config_path is not None:
         config = read_yaml_file(config_path) or {}
         if not isinstance(config, dict):
             raise ConfigError(f"{config_path}: expected a mapping at the top level")
+        # A calibration (perfcore calibrate) also carries fitted infrastructure costs.
+        calibrated = _as_overrides(config.pop("infrastructure", None) or {}, "infrastructure")
         validate_model(PerfcoreConfig, config)
         data = {**data, **{k: v for k, v in config.items() if k in PLATFORM_SECTIONS}}
     # Overrides into a mapping (one request class, one route) keep its other default entries.
-    data = apply_overrides(data, overrides or [], Scenario().model_dump(mode="json"))
+    data = apply_overrides(data, calibrated + (overrides or []), Scenario().model_dump(mode="json"))
     if seed is not None:
         data["seed"] = seed
     return validate_model(Scenario, data)
+
+
+def _as_overrides(tree: Any, prefix: str) -> list[str]:
+    """``{"a": {"b": 1}}`` under ``prefix`` as ``["prefix.a.b=1"]`` (values as JSON, which is YAML)."""
+    if not isinstance(tree, dict):
+        return [f"{prefix}={json.dumps(tree)}"]
+    return [item for key, value in tree.items() for item in _as_overrides(value, f"{prefix}.{key}")]

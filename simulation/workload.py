@@ -164,6 +164,22 @@ class Workload:
             mix[st.request_class] += _stream_mass(st, 0.0, h, h)
         return mix
 
+    def expected_counts(self, edges: FloatArray) -> dict[str, FloatArray]:
+        """Mean arrivals of each class in each interval ``[edges[i], edges[i+1])`` (a load plan)."""
+        counts = {name: np.zeros(edges.shape[0] - 1) for name in REQUEST_CLASSES}
+        if self.layout.count:
+            for cls_id, n, cdf in self.sources:
+                counts[REQUEST_CLASSES[cls_id]] += (n * np.diff(cdf(edges[:, None]), axis=0)).sum(
+                    axis=1
+                )
+            times, _ = self._poll_times(float(edges[0]), float(edges[-1]))
+            counts["organizer_dashboard"] += np.histogram(times, bins=edges)[0]
+        h = self.scenario.horizon_s
+        for st in self.scenario.workload.streams:
+            cum = np.array([_stream_mass(st, 0.0, float(e), h) for e in edges])
+            counts[st.request_class] += np.diff(cum)
+        return counts
+
     def chunk(self, t0: float, t1: float) -> Arrivals:
         """All arrivals with ``t0 <= time < t1``, sorted."""
         grid = np.arange(t0, t1, GRID_S)

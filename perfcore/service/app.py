@@ -23,7 +23,12 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi import Path as FastApiPath
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    ProcessCollector,
+    generate_latest,
+)
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
@@ -40,7 +45,11 @@ from perfcore.queues.handlers import ExportTable
 from perfcore.queues.manager import QueueManager
 from perfcore.service import queries
 from perfcore.service.auth import load_secret, subject_for, verify
+from perfcore.service.dbmetrics import DbMetrics
+from perfcore.service.embedded import embedded_cache
+from perfcore.service.health import dependencies, health
 from perfcore.service.jobs import InlineJobs, JobSink, QueueJobs, job_data
+from perfcore.service.l2metrics import l2_histogram, timed_backend
 from perfcore.service.metrics import HttpMetrics, MetricsMiddleware
 from perfcore.service.ratelimit import RateLimit
 
@@ -64,6 +73,15 @@ class ServiceOptions:
     seed: SeedSize | None = field(default_factory=SeedSize)  # None: leave the database as is
     clock: Callable[[], datetime] = utc_now
     job_seed: int | None = None  # seeds the draw of the jobs a request enqueues (tests)
+    embedded_cache: bool = False  # no cache Redis: an in-process L2 (perfcore.service.embedded)
+
+
+@dataclass(frozen=True)
+class Observers:
+    """The service's own metrics: HTTP and cache results per route, database calls and pool."""
+
+    http: HttpMetrics
+    db: DbMetrics
 
 
 @dataclass
@@ -75,6 +93,7 @@ class ServiceState:
     jobs: JobSink
     options: ServiceOptions
     rng: random.Random
+    observe: Observers
     secret: bytes
     exports: RateLimit
 
@@ -94,7 +113,7 @@ class ServiceState:
             raise HTTPException(403, f"this token is not the {role} of this {space}")
 
     async def db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        return await run_in_threadpool(fn, *args, **kwargs)
+        return await run_in_threadpool(self.observe.db.timed(fn), *args, **kwargs)
 
     async def read(
         self,
@@ -108,7 +127,16 @@ class ServiceState:
         rc = PLATFORM.request_classes[request_class]
         assert rc.namespace is not None, f"{request_class} is not a cached read"
         key = PLATFORM.cache_key(rc.key, params)
-        return await self.cache.get_with_cache(key, fetch, namespace=rc.namespace)
+        missed = False
+
+        async def fetch_counted() -> T:
+            nonlocal missed
+            missed = True
+            return await fetch()
+
+        value = await self.cache.get_with_cache(key, fetch_counted, namespace=rc.namespace)
+        self.observe.http.cache_result(rc.endpoint.path, hit=not missed)
+        return value
 
     async def write(
         self,
@@ -213,14 +241,25 @@ def create_app(
         update={"redis_url": cache_url or config.cache.redis_url}
     )
     registry = CollectorRegistry()
+    ProcessCollector(registry=registry)  # the process's CPU seconds: calibration's CPU truth
+    observe = Observers(HttpMetrics(registry), DbMetrics(registry))
+    l2_time = l2_histogram(registry)
+    pool = config.service
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = connect(database_url)
+        engine = connect(
+            database_url, pool_size=pool.db_pool_size, max_overflow=pool.db_max_overflow
+        )
+        unbind_pool = observe.db.bind(engine)
         await run_in_threadpool(create_schema, engine)
         if opts.seed is not None:
             await run_in_threadpool(seed, engine, opts.clock(), opts.seed)
-        cache = CacheManager(cache_config)
+        cache = (
+            embedded_cache(cache_config)
+            if opts.embedded_cache
+            else CacheManager(cache_config, backend=timed_backend(cache_config, l2_time))
+        )
         jobs: JobSink
         if queues_url:
             jobs = QueueJobs(await QueueManager(config.queues, redis_url=queues_url).open())
@@ -232,8 +271,12 @@ def create_app(
             jobs,
             opts,
             random.Random(opts.job_seed),
+            observe,
             load_secret(config.service),
             RateLimit(config.service.exports_per_minute, 60.0),
+        )
+        app.state.deps = dependencies(
+            lambda: run_in_threadpool(_ping, engine), cache_config, queues_url, opts.embedded_cache
         )
         collector = CacheCollector(cache)
         registry.register(collector)
@@ -253,6 +296,7 @@ def create_app(
             yield
         finally:
             registry.unregister(collector)
+            unbind_pool()
             await jobs.close()
             await cache.close()
             engine.dispose()
@@ -265,7 +309,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
-    app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
+    app.add_middleware(MetricsMiddleware, metrics=observe.http)
 
     @app.exception_handler(CacheUnavailable)
     async def _cache_down(request: Request, exc: CacheUnavailable) -> JSONResponse:
@@ -281,13 +325,10 @@ def create_app(
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
     @app.get("/healthz")
-    async def healthz(s: State) -> JSONResponse:
-        try:
-            await s.db(_ping, s.engine)
-        except Exception as exc:  # any driver error means "not ready"
-            return JSONResponse({"status": "unavailable", "database": repr(exc)}, status_code=503)
+    async def healthz(request: Request, s: State) -> JSONResponse:
         breaker = s.cache.stats()["breaker"]["state"]
-        return JSONResponse({"status": "ok", "database": "ok", "cache_breaker": breaker})
+        status, body = await health(request.app.state.deps, {"cache_breaker": breaker})
+        return JSONResponse(body, status_code=status)
 
     if config.service.metrics != "off":
 

@@ -1,8 +1,9 @@
-"""``perfcore serve``: run the reference API with uvicorn, bound to 127.0.0.1 only."""
+"""``perfcore serve``: run the reference API with uvicorn (1 or N processes), on 127.0.0.1 only."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,7 +15,6 @@ from perfcore.cli_options import (
 )
 from perfcore.config import load_config
 from perfcore.errors import BadInput, ServiceUnavailable
-from perfcore.redact import redact
 
 DEFAULT_DB = "sqlite:///.perfcore/service.db"
 
@@ -46,6 +46,12 @@ def _check_database_url(url: str) -> str:
 @set_option
 @click.option("--no-seed", is_flag=True, help="do not fill an empty database with demo data")
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="server processes (default: service.workers); more than 1 needs a cache Redis",
+)
+@click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
 )
 def serve(
@@ -56,27 +62,49 @@ def serve(
     config_path: Path | None,
     overrides: tuple[str, ...],
     no_seed: bool,
+    workers: int | None,
     log_level: str,
 ) -> None:
     """Run the reference event-platform API on http://127.0.0.1:PORT (the load-test target)."""
     import uvicorn
 
+    from perfcore.platform.seed import SeedSize
     from perfcore.service.app import ServiceOptions, create_app
+    from perfcore.service.deploy import export_settings, plan_deployment, prepare_database
 
     config = load_config(config_path, list(overrides))
-    database_url = database_url or DEFAULT_DB
-    options = ServiceOptions(seed=None) if no_seed else ServiceOptions()
-    app = create_app(
+    d = plan_deployment(
         config,
-        _check_database_url(database_url),
-        cache_url=redis_url,
-        queues_url=queues_redis,
-        options=options,
+        _check_database_url(database_url or DEFAULT_DB),
+        redis_url,
+        queues_redis,
+        workers,
+        not no_seed,
     )
-    click.echo(f"serving on http://127.0.0.1:{port} (database {redact(database_url)})", err=True)
+    click.echo(f"serving on http://127.0.0.1:{port}: {d.describe()}", err=True)
+    if d.workers == 1:
+        options = ServiceOptions(
+            seed=SeedSize() if d.seed else None, embedded_cache=not d.cache_url
+        )
+        app: Any = create_app(
+            config, d.database_url, cache_url=d.cache_url, queues_url=d.queues_url, options=options
+        )
+        factory = False
+    else:
+        prepare_database(d.database_url, d.seed)
+        export_settings(config, d)
+        app, factory = "perfcore.service.deploy:worker_app", True
     try:
         # Loopback only: this is a load-test target with demo data, not a public server.
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level=log_level, access_log=False)
+        uvicorn.run(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            workers=d.workers if d.workers > 1 else None,
+            factory=factory,
+        )
     except SystemExit as exc:
         if exc.code not in (0, None):
             raise ServiceUnavailable(

@@ -2,13 +2,15 @@
 
 Pure functions (no subprocess, no network): :func:`parse_run_time` turns
 ``30s``/``2m``/``1m30s`` into seconds and refuses unbounded or too-long runs;
-:func:`summarize` reads ``PREFIX_stats.csv`` into requests, failures and
+:func:`summarize` reads ``PREFIX_stats.csv`` (and :func:`summarize_json`
+Locust's exact final ``--json`` statistics) into requests, failures and
 p50/p95/p99 per endpoint plus the aggregate.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,70 @@ def summarize(stats_csv: Path) -> dict[str, Any]:
             endpoints[f"{row['Type']} {row['Name']}"] = _row_summary(row)
     if total is None:
         raise BadInput(f"locust stats: {stats_csv} has no Aggregated row")
+    return {**total, "endpoints": dict(sorted(endpoints.items()))}
+
+
+def percentile_of(times: dict[float, int], q: float) -> float | None:
+    """The ``q`` quantile of Locust's ``response_times`` histogram (rounded ms -> count)."""
+    total = sum(times.values())
+    if total == 0:
+        return None
+    need, seen = q * total, 0
+    for ms in sorted(times):
+        seen += times[ms]
+        if seen >= need:
+            return float(ms)
+    return float(max(times))
+
+
+def _json_entry(
+    requests: int, failures: int, span_s: float, times: dict[float, int]
+) -> dict[str, Any]:
+    return {
+        "requests": requests,
+        "failures": failures,
+        "failure_ratio": failures / requests if requests else 0.0,
+        "requests_per_s": requests / span_s if span_s > 0 else 0.0,
+        "latency_ms": {k: percentile_of(times, int(c[:-1]) / 100) for k, c in PERCENTILES.items()},
+    }
+
+
+def read_final_stats(path: Path) -> list[dict[str, Any]]:
+    """Locust's ``--json`` output: its final, exact per-endpoint statistics."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"locust stats: cannot read {path}: {exc}") from None
+    if not isinstance(entries, list):
+        raise BadInput(f"locust stats: {path} is not Locust's --json output")
+    return entries
+
+
+def summarize_json(path: Path) -> dict[str, Any]:
+    """The run's totals and per-endpoint figures from Locust's final ``--json`` statistics.
+
+    Exact at the end of the run, unlike ``_stats.csv``, which Locust rewrites
+    once a second and may leave one snapshot behind.
+    """
+    entries = read_final_stats(path)
+    endpoints: dict[str, dict[str, Any]] = {}
+    merged: dict[float, int] = {}
+    first = min((e["start_time"] for e in entries), default=0.0)
+    last = max((e["last_request_timestamp"] or 0.0 for e in entries), default=0.0)
+    for e in entries:
+        times = {float(ms): int(n) for ms, n in e["response_times"].items()}
+        for ms, n in times.items():
+            merged[ms] = merged.get(ms, 0) + n
+        span = (e["last_request_timestamp"] or e["start_time"]) - e["start_time"]
+        endpoints[f"{e['method']} {e['name']}"] = _json_entry(
+            e["num_requests"], e["num_failures"], max(span, 1.0), times
+        )
+    total = _json_entry(
+        sum(e["num_requests"] for e in entries),
+        sum(e["num_failures"] for e in entries),
+        max(last - first, 1.0),
+        merged,
+    )
     return {**total, "endpoints": dict(sorted(endpoints.items()))}
 
 

@@ -14,12 +14,16 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Buckets from a cache hit (sub-millisecond) to a slow aggregate query.
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Buckets from a cache hit (sub-millisecond) to a slow aggregate query, fine where
+# calibration and validation read percentiles (1-100 ms).
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0065, 0.008, 0.01, 0.0125, 0.015,
+    0.02, 0.025, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0,
+)  # fmt: skip
 
 
 class HttpMetrics:
-    """Request count and latency per method, route template and status."""
+    """Request count and latency per method, route template and status; cache results per route."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
@@ -35,6 +39,16 @@ class HttpMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+
+        self.cache_results = Counter(
+            "perfcore_route_cache_results",
+            "Cached reads per route: served from the cache (hit) or fetched (miss)",
+            ["route", "result"],
+            registry=registry,
+        )
+
+    def cache_result(self, route: str, hit: bool) -> None:
+        self.cache_results.labels(route, "hit" if hit else "miss").inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

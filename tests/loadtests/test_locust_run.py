@@ -6,12 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from serve_process import serving
 
 from perfcore.service.auth import SECRET_ENV, mint
 from perfcore.service.load_shape import CHECKIN, DRAIN, REGISTRATION, phase_at
@@ -26,48 +26,12 @@ PERFCORE = [sys.executable, "-m", "perfcore"]
 def service_url(redis_cache_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``perfcore serve`` on a free loopback port, SQLite database, the stack's cache Redis."""
     work = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    log = (work / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [
-            *PERFCORE,
-            "serve",
-            "--port",
-            str(port),
-            "--db",
-            f"sqlite:///{work / 'svc.sqlite'}",
-            "--redis",
-            redis_cache_url,
-            "--set",
-            f"cache.key_prefix=lt{port}",
-            "--set",
-            f"queues.export_dir={work / 'exports'}",
-            "--set",
-            f"service.auth_secret={SECRET}",
-            "--log-level",
-            "warning",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=work,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (work / "serve.log").read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "service did not become healthy in 30 s"
-            time.sleep(0.2)
+    args = ["--db", f"sqlite:///{work / 'svc.sqlite'}", "--redis", redis_cache_url]
+    args += ["--set", f"cache.key_prefix=lt{free_port()}"]
+    args += ["--set", f"queues.export_dir={work / 'exports'}"]
+    args += ["--set", f"service.auth_secret={SECRET}"]
+    with serving(work, *args) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
 
 
 @pytest.mark.redis
@@ -197,3 +161,75 @@ def test_failures_fail_the_gate_with_the_summary_still_printed() -> None:
     summary = json.loads(result.stdout)
     assert summary["requests"] > 0 and summary["failures"] == summary["requests"]
     assert "failure ratio 1.0000" in result.stderr
+
+
+SMALL_SCENARIO = """
+horizon_s: 600
+workload:
+  events: {count: 0}
+  timed_jobs: []
+  streams:
+    - {request_class: event_detail, rate_per_s: 10, keys: 40}
+    - {request_class: session_page, rate_per_s: 6, keys: 300}
+    - {request_class: register, rate_per_s: 2, keys: 2000}
+loadtest: {user_rate_per_s: 2.0}
+"""
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_scenario_loadtest_sends_the_plans_open_loop_load(service_url: str, tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(SMALL_SCENARIO)
+    out = tmp_path / "lt"
+    result = subprocess.run(
+        [
+            *PERFCORE,
+            "loadtest",
+            "--host",
+            service_url,
+            "--scenario",
+            str(tmp_path / "s.yaml"),
+            "--window",
+            "0-40",
+            "--time-scale",
+            "4",
+            "--json",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr + (out / "locust.log").read_text()
+    summary = json.loads(result.stdout)
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["duration_s"] == 10 and summary["offered_requests"] == pytest.approx(180)
+    detail = summary["endpoints"]["GET /events/{event_id}"]["requests"]
+    # Poisson with mean 100 (10/s for 10 s): far outside 4 sd would mean a closed loop or no pacing.
+    assert 60 <= detail <= 140, detail
+    assert "GET /attendees/{attendee_id}" not in summary["endpoints"]  # not in the scenario
+    # Locust's own outputs and the server's view are kept side by side.
+    assert (out / "locust_stats_history.csv").stat().st_size > 0
+    assert (out / "locust_report.html").read_text().lower().count("<html") >= 1
+    for name in ("metrics_before.prom", "metrics_after.prom"):
+        assert "perfcore_http_requests" in (out / name).read_text() or name == "metrics_before.prom"
+    assert summary["server_metrics"] == {"before": "ok", "after": "ok"}
+    assert 'route="/events/{event_id}"' in (out / "metrics_after.prom").read_text()
+
+
+@pytest.mark.parametrize(
+    "host", ["http://evil.com\\@127.0.0.1:8000", "http://user@127.0.0.1:1", "http://10.9.9.9:80"]
+)
+def test_scenario_loadtest_refuses_hosts_before_any_request(host: str, tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(SMALL_SCENARIO)
+    result = subprocess.run(
+        [*PERFCORE, "loadtest", "--host", host, "--scenario", str(tmp_path / "s.yaml"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert "--host" in result.stderr and "Traceback" not in result.stderr

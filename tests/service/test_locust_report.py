@@ -98,3 +98,24 @@ def test_missing_stats_is_bad_input(tmp_path: Path) -> None:
     (tmp_path / "x_stats.csv").write_text(HEADER + "\n")
     with pytest.raises(BadInput, match="no Aggregated row"):
         summarize(tmp_path / "x_stats.csv")
+
+
+def test_final_json_stats_give_exact_counts_and_percentiles(tmp_path: Path) -> None:
+    import json
+
+    from perfcore.service.locust_report import percentile_of, summarize_json
+
+    entries = [
+        {"name": "/a", "method": "GET", "start_time": 100.0, "last_request_timestamp": 110.0,
+         "num_requests": 100, "num_failures": 2, "response_times": {str(ms): 1 for ms in range(1, 101)}},
+        {"name": "/b", "method": "POST", "start_time": 101.0, "last_request_timestamp": 105.0,
+         "num_requests": 4, "num_failures": 0, "response_times": {"7": 4}},
+    ]  # fmt: skip
+    (tmp_path / "final.json").write_text(json.dumps(entries))
+    summary = summarize_json(tmp_path / "final.json")
+    a = summary["endpoints"]["GET /a"]
+    assert a["latency_ms"] == {"p50": 50.0, "p95": 95.0, "p99": 99.0}
+    assert a["requests_per_s"] == 10.0 and a["failure_ratio"] == 0.02
+    assert summary["requests"] == 104 and summary["failures"] == 2
+    assert summary["endpoints"]["POST /b"]["latency_ms"]["p99"] == 7.0
+    assert percentile_of({}, 0.5) is None

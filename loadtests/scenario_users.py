@@ -1,0 +1,90 @@
+"""Open-loop Locust users and load shape that play a scenario's load plan (``--plan``).
+
+:mod:`simulation.loadplan` turns a scenario window into per-second rates per
+request class; here the shape sets the number of users the plan asks for each
+second, and every user starts requests at Poisson times (exponential gaps,
+measured from when the request *should* have started, so a slow answer does
+not lower the offered rate) with the request class drawn from that second's
+mix. The sum over users is a Poisson stream at the plan's total rate -- the
+open-loop arrivals the model assumes. Run through
+``perfcore loadtest --scenario S.yaml``; the locustfile's host guard, id
+pools and path templates apply (this module imports them).
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+import time
+from itertools import accumulate
+from typing import Any
+
+from locust import LoadTestShape, events, task
+from locust.env import Environment
+from locustfile import PLAN, PlatformClient  # type: ignore[import-not-found]
+
+from perfcore.platform import PLATFORM
+
+_CLOCK: dict[str, float] = {}  # test start (monotonic), per process
+
+
+@events.test_start.add_listener
+def _started(environment: Environment, **_: Any) -> None:
+    _CLOCK["start"] = time.monotonic()
+
+
+def _second() -> int:
+    """The plan second now, clamped to the plan."""
+    elapsed = time.monotonic() - _CLOCK.get("start", time.monotonic())
+    return min(max(int(elapsed), 0), max(int(PLAN.get("duration_s", 1)) - 1, 0))
+
+
+def _mix(second: int) -> tuple[list[str], list[float], float]:
+    """Class names, their cumulative rates and the total rate of a plan second."""
+    rates: dict[str, list[float]] = PLAN["rates"]
+    names = [n for n in PLATFORM.class_names if rates[n][second] > 0]
+    cumulative = list(accumulate(rates[n][second] for n in names))
+    return names, cumulative, cumulative[-1] if cumulative else 0.0
+
+
+class ScenarioUser(PlatformClient):
+    """One of ``users[k]`` users sharing second ``k``'s offered rate."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.due = time.monotonic()
+
+    def wait_time(self) -> float:
+        second = _second()
+        users = int(PLAN["users"][second])
+        _, _, total = _mix(second)
+        if total <= 0:
+            self.due = time.monotonic() + 1.0
+        else:
+            self.due += random.expovariate(total / users)
+        return max(0.0, self.due - time.monotonic())
+
+    @task
+    def one_request(self) -> None:
+        names, cumulative, total = _mix(_second())
+        if total <= 0:
+            return
+        name = names[bisect.bisect_left(cumulative, random.random() * total)]
+        params = self.params()
+        if name == "register":
+            self.register(params)
+        elif name == "check_in":
+            self.check_in(params)
+        else:
+            self.send(name, PLATFORM.request_classes[name], params)
+
+
+class PlanShape(LoadTestShape):
+    """As many users as the plan asks for each second, spawned at once; stop at its end."""
+
+    def tick(self) -> tuple[int, float] | None:
+        second = int(self.get_run_time())
+        users: list[int] = PLAN.get("users", [])
+        if second >= len(users):
+            return None
+        return int(users[second]), float(max(users))

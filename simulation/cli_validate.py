@@ -1,0 +1,143 @@
+"""``perfcore validate``: replay a measured run in the model; predicted vs measured; exit 1 past tolerance.
+
+``--measured DIR`` is a ``perfcore loadtest --out`` directory: its Locust
+per-second, per-endpoint counts are the arrival stream (trace replay) and its
+server ``/metrics`` and Locust statistics the measurement. ``--measured
+FILE.csv`` is an access log (``timestamp,method,path``): replayed and
+predicted only. ``--out DIR`` writes ``validation.json``, ``validation.csv``
+and ``latency_over_time.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+@click.command()
+@click.option("--scenario", "scenario_path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--calibration",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="a perfcore calibrate overlay",
+)
+@click.option(
+    "--measured",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="loadtest --out directory, or an access-log CSV",
+)
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE")
+@click.option(
+    "--replicas",
+    type=click.IntRange(1),
+    default=None,
+    help="server processes of the measured deployment (default: service.workers)",
+)
+@click.option("--tolerance-p95", type=click.FloatRange(0), default=0.15, show_default=True)
+@click.option("--tolerance-rps", type=click.FloatRange(0), default=0.05, show_default=True)
+@click.option("--tolerance-hit", type=click.FloatRange(0), default=0.03, show_default=True)
+@click.option(
+    "--min-requests",
+    type=click.IntRange(0),
+    default=500,
+    show_default=True,
+    help="judge only endpoints with at least this many measured requests",
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None)
+def validate(
+    scenario_path: Path | None,
+    calibration: Path | None,
+    measured: Path,
+    overrides: tuple[str, ...],
+    replicas: int | None,
+    tolerance_p95: float,
+    tolerance_rps: float,
+    tolerance_hit: float,
+    min_requests: int,
+    as_json: bool,
+    out: Path | None,
+) -> None:
+    """Predicted vs measured requests/s, p50/p95/p99, failures and hit ratios per endpoint."""
+    from perfcore.errors import BadInput, CheckFailed
+    from perfcore.service.locust_report import summarize_json
+    from simulation import measured as m
+    from simulation.replay import pool_sizes, replay, trace_from_access_log, trace_from_locust
+    from simulation.scenario import load_scenario
+    from simulation.validate import Tolerances, compare, format_table
+
+    scenario = load_scenario(scenario_path, list(overrides), config_path=calibration)
+    tol = Tolerances(tolerance_p95, tolerance_rps, tolerance_hit, min_requests)
+    plan: dict[str, Any] | None = None
+    delta = locust = None
+    if measured.is_file():
+        trace = trace_from_access_log(measured)
+    elif measured.is_dir():
+        plan_path = measured / "plan.json"
+        plan = json.loads(plan_path.read_text("utf-8")) if plan_path.is_file() else None
+        trace = trace_from_locust(m.read_locust(measured), (plan or {}).get("paths"))
+        delta = m.read_server(measured)
+        locust = summarize_json(measured / m.FINAL)
+    else:
+        raise BadInput(f"--measured: {measured} does not exist")
+    rep = replay(scenario, trace, pool_sizes(plan), replicas or scenario.service.workers)
+    result = compare(rep, delta, locust, trace.duration_s, tol)
+    result["measured"] = str(measured)
+    if out is not None:
+        result["files"] = _write(out, result, rep, measured if measured.is_dir() else None)
+    click.echo(json.dumps(result) if as_json else format_table(result))
+    if not result["ok"]:
+        raise CheckFailed("predicted vs measured is past tolerance (see the rows marked NO)")
+
+
+def _write(out: Path, result: dict[str, Any], rep: Any, measured: Path | None) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "validation.json").write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+    with (out / "validation.csv").open("w", newline="", encoding="utf-8") as handle:
+        w = csv.writer(handle)
+        w.writerow(
+            [
+                "endpoint",
+                "side",
+                "requests",
+                "requests_per_s",
+                "failure_ratio",
+                "p50_ms",
+                "p95_ms",
+                "p99_ms",
+                "hit_ratio",
+                "p95_error",
+                "rps_error",
+                "hit_ratio_diff",
+                "ok",
+            ]
+        )
+        for name, row in [*result["endpoints"].items(), ("overall", result["overall"])]:
+            for side in ("measured", "predicted"):
+                v = row[side]
+                lat = v["latency_ms"]
+                errs = [row["p95_error"], row["rps_error"], row["hit_ratio_diff"], row["ok"]]
+                w.writerow(
+                    [
+                        name,
+                        side,
+                        v["requests"],
+                        v["requests_per_s"],
+                        v["failure_ratio"],
+                        lat["p50"],
+                        lat["p95"],
+                        lat["p99"],
+                        v["hit_ratio"],
+                        *(errs if side == "predicted" else ["", "", "", ""]),
+                    ]
+                )
+    from simulation.validate_plot import plot_over_time
+
+    png = plot_over_time(rep, measured, out / "latency_over_time.png")
+    return [str(out / "validation.json"), str(out / "validation.csv"), str(png)]

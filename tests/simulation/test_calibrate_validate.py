@@ -1,0 +1,151 @@
+"""Calibration from server metrics, and trace replay: exact on synthetic inputs, closed forms."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from perfcore.errors import BadInput
+from perfcore.service.dbmetrics import DB_BUCKETS
+from perfcore.service.metrics import LATENCY_BUCKETS
+from simulation.calibrate import fit, overlay
+from simulation.measured import read_server
+from simulation.replay import Trace, replay, trace_from_access_log, trace_from_locust
+from simulation.scenario import Scenario, load_scenario
+
+PERFCORE = [sys.executable, "-m", "perfcore"]
+
+
+def _metrics(directory: Path, detail_ms: float, n: int, db_ms: float, misses: int) -> None:
+    """metrics_before (empty) and metrics_after as the service would write them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    reg = CollectorRegistry()
+    http = Histogram("perfcore_http_request_duration_seconds", "x", ["method", "route"],
+                     buckets=LATENCY_BUCKETS, registry=reg)  # fmt: skip
+    db = Histogram(
+        "perfcore_db_query_duration_seconds", "x", ["query"], buckets=DB_BUCKETS, registry=reg
+    )
+    l2 = Histogram("perfcore_cache_l2_duration_seconds", "x", ["op"], registry=reg)
+    res = Counter("perfcore_route_cache_results", "x", ["route", "result"], registry=reg)
+    (directory / "metrics_before.prom").write_bytes(generate_latest(reg))
+    for _ in range(n):
+        http.labels("GET", "/events/{event_id}").observe(detail_ms / 1000)
+        l2.labels("get").observe(0.0005)
+    for _ in range(misses):
+        db.labels("event_by_id").observe(db_ms / 1000)
+    res.labels("/events/{event_id}", "miss").inc(misses)
+    res.labels("/events/{event_id}", "hit").inc(n - misses)
+    (directory / "metrics_after.prom").write_bytes(generate_latest(reg))
+
+
+def test_cpu_is_the_route_mean_minus_what_the_server_measured_elsewhere(tmp_path: Path) -> None:
+    _metrics(tmp_path, detail_ms=5.0, n=200, db_ms=2.0, misses=50)
+    fitted, skipped = fit(read_server(tmp_path), Scenario(), min_requests=30)
+    values = {f.path: f for f in fitted}
+    assert values["infrastructure.cache.l2_rtt_ms"].value == pytest.approx(0.5)
+    assert values["infrastructure.db.queries.event_by_id.with_index_ms"].value == pytest.approx(2.0)
+    # No L1/L2 lookups recorded: every read is taken to reach L2 (rtt), a quarter miss.
+    cpu = values["infrastructure.request_classes.event_detail.cpu_ms"]
+    assert cpu.value == pytest.approx(5.0 - 0.5 - 0.25 * (2.0 + 0.5)) and cpu.count == 200
+    assert any("session_by_id" in s for s in skipped)
+    sc = load_scenario(None, ["x.y=1"][:0])
+    del sc
+    (tmp_path / "cal.yaml").write_text(json.dumps(overlay(fitted)))
+    calibrated = load_scenario(None, config_path=tmp_path / "cal.yaml")
+    infra = calibrated.infrastructure
+    assert infra.request_classes["event_detail"].cpu_ms == pytest.approx(cpu.value, abs=1e-3)
+    assert infra.db.queries["event_by_id"].without_index_ms == 25.0  # untouched default kept
+    assert infra.request_classes["register"].cpu_ms == 30.0
+
+
+def test_too_small_or_missing_measurements_exit_2_naming_them(tmp_path: Path) -> None:
+    _metrics(tmp_path / "small", detail_ms=5.0, n=5, db_ms=2.0, misses=1)
+    for measured, words in (
+        (tmp_path / "small", "no request class has 30"),
+        (tmp_path, "metrics_before.prom"),
+    ):
+        result = subprocess.run(
+            [*PERFCORE, "calibrate", str(measured), "--out", str(tmp_path / "c.yaml")],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == 2 and words in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    with pytest.raises(BadInput, match="metrics_after"):
+        (tmp_path / "metrics_before.prom").write_text("")
+        read_server(tmp_path)
+
+
+def test_locust_counts_are_replayed_exactly() -> None:
+    entries = [
+        {"name": "/events/{event_id}", "method": "GET", "num_reqs_per_sec": {"100": 3, "102": 5}},
+        {"name": "/events/{event_id}/checkins", "method": "POST", "num_reqs_per_sec": {"101": 2}},
+        {"name": "/elsewhere", "method": "GET", "num_reqs_per_sec": {"100": 9}},
+    ]
+    trace = trace_from_locust(entries)
+    assert trace.duration_s == 3 and trace.time.shape[0] == 10
+    seconds = np.floor(trace.time).astype(int).tolist()
+    assert seconds.count(0) == 3 and seconds.count(1) == 2 and seconds.count(2) == 5
+
+
+def test_replay_of_an_mm1_stream_matches_the_closed_form() -> None:
+    # export_report: no query, uncached; 1 CPU, exponential 40 ms at 10/s -> rho 0.4.
+    sc = Scenario.model_validate({"infrastructure": {
+        "request_classes": {"export_report": {"cpu_ms": 40.0}},
+        "api": {"slots_per_replica": 1000, "cpus_per_replica": 1}}})  # fmt: skip
+    rng = np.random.default_rng(3)
+    times = np.cumsum(rng.exponential(0.1, 40_000))
+    cid = list(sc.infrastructure.request_classes).index("export_report")
+    trace = Trace(
+        times,
+        np.full(times.shape[0], cid, np.int8),
+        np.full(times.shape[0], -1),
+        float(times[-1]) + 1,
+    )
+    rep = replay(sc, trace, {"global": 1, "event": 40, "attendee": 2000, "session": 160})
+    assert rep.latency_ms.shape[0] == 40_000
+    expected = 1000 / (1 / 0.040 - 10)  # M/M/1 sojourn: 1 / (mu - lambda)
+    assert float(rep.latency_ms.mean()) == pytest.approx(expected, rel=0.08)
+    assert math.isclose(
+        float(np.percentile(rep.latency_ms, 95)), expected * math.log(20), rel_tol=0.12
+    )
+
+
+def test_an_access_log_is_replayed_with_its_ids_as_keys(tmp_path: Path) -> None:
+    log = tmp_path / "access.csv"
+    log.write_text(
+        "timestamp,method,path\n"
+        "1700000000.5,GET,/events/7\n"
+        "2023-11-14T22:13:21,get,/sessions/12?x=1\n"
+        "1700000002,GET,/static/app.js\n"
+        "1700000003,POST,/events/7/checkins\n"
+    )
+    trace = trace_from_access_log(log)
+    assert trace.time.shape[0] == 3 and trace.key.tolist()[0] == 6
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,method,path\n1,GET,/events/1\n")
+    with pytest.raises(BadInput, match="timestamp"):
+        trace_from_access_log(bad)
+
+
+def test_simulate_reports_latency_and_hit_ratio_per_class() -> None:
+    from simulation.run import simulate
+
+    sc = Scenario.model_validate({"horizon_s": 600, "workload": {"events": {"count": 0}, "streams": [
+        {"request_class": "event_detail", "rate_per_s": 20.0, "keys": 5},
+        {"request_class": "register", "rate_per_s": 2.0, "keys": 100}]}})  # fmt: skip
+    summary = simulate(sc).summary()
+    by_class = summary["latency_by_class_ms"]
+    assert set(by_class) == {"event_detail", "register"}
+    for row in by_class.values():
+        assert 0 < row["p50"] <= row["p95"] <= row["p99"]
+    assert (
+        0.5 < by_class["event_detail"]["hit_ratio"] < 1 and by_class["register"]["hit_ratio"] == 0
+    )
+    assert summary["latency_ms"]["p99"] >= by_class["event_detail"]["p50"]  # contract keys stay
