@@ -15,6 +15,8 @@ from pathlib import Path
 import click
 import yaml
 
+from perfcore.cli_options import json_option
+
 
 @click.command()
 @click.argument("measured", type=click.Path(path_type=Path, file_okay=False))
@@ -38,7 +40,7 @@ import yaml
     show_default=True,
     help="fit a class or query only from at least this many observations",
 )
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@json_option
 def calibrate(
     measured: Path, out: Path, scenario_path: Path | None, min_requests: int, as_json: bool
 ) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import click
 
+from perfcore.cli_options import config_option, json_option, out_option, set_option
 from perfcore.config import LoadTestConfig, load_config
 from perfcore.errors import BadInput
 from perfcore.service import locust_run
@@ -56,11 +57,11 @@ from perfcore.service.locust_report import parse_run_time
 @click.option("--allow-host", multiple=True, help="a non-loopback host this run may target")
 @click.option("--processes", type=click.IntRange(1, 64), default=1, help="Locust --processes")
 @click.option("--locustfile", type=click.Path(path_type=Path), default=None)
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE")
+@config_option
+@set_option
 @click.option("--max-failure-ratio", type=click.FloatRange(0, 1), default=0.0, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="CSVs, HTML, log, plan")
+@json_option
+@out_option
 def loadtest(
     host: str,
     scenario_path: Path | None,

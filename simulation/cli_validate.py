@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from perfcore.cli_options import json_option, out_option, set_option
+
 
 @click.command()
 @click.option("--scenario", "scenario_path", type=click.Path(path_type=Path, dir_okay=False))
@@ -32,7 +34,7 @@ import click
     required=True,
     help="loadtest --out directory, or an access-log CSV",
 )
-@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE")
+@set_option
 @click.option(
     "--replicas",
     type=click.IntRange(1),
@@ -49,8 +51,8 @@ import click
     show_default=True,
     help="judge only endpoints with at least this many measured requests",
 )
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None)
+@json_option
+@out_option
 def validate(
     scenario_path: Path | None,
     calibration: Path | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -11,7 +12,13 @@ from pathlib import Path
 
 import httpx
 
+from perfcore.service.auth import SECRET_ENV, mint
 from perfcore.stack import free_port
+
+
+def bearer(subject: str) -> dict[str, str]:
+    """Authorization for ``subject`` under the suite's key (tests/conftest.py sets it)."""
+    return {"Authorization": f"Bearer {mint(os.environ[SECRET_ENV].encode(), subject)}"}
 
 
 @contextmanager

@@ -86,13 +86,27 @@ def locust_command(
     return command + list(extra)
 
 
+def _operator_credentials() -> dict[str, str]:
+    """An operator token for /metrics when the service's key is known here (env or secret file)."""
+    from perfcore.config import ServiceConfig
+    from perfcore.service.auth import find_secret, mint
+
+    secret = find_secret(ServiceConfig())
+    return {"Authorization": f"Bearer {mint(secret, 'operator')}"} if secret else {}
+
+
 def capture_metrics(target: Target, path: Path) -> str:
     """Save the target's ``/metrics`` (Prometheus text) to ``path``; "ok" or why not."""
     import httpx
 
     try:
         # No redirects: a redirect could leave the allow-list.
-        resp = httpx.get(f"{target.url.rstrip('/')}/metrics", timeout=5, follow_redirects=False)
+        resp = httpx.get(
+            f"{target.url.rstrip('/')}/metrics",
+            timeout=5,
+            follow_redirects=False,
+            headers=_operator_credentials(),
+        )
     except httpx.HTTPError as exc:
         return f"unavailable ({type(exc).__name__})"
     if resp.status_code != 200:

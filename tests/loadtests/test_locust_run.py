@@ -18,7 +18,7 @@ from perfcore.service.load_shape import CHECKIN, DRAIN, REGISTRATION, phase_at
 from perfcore.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-SECRET = "locust-test-secret"
+SECRET = os.environ[SECRET_ENV]  # the suite's key (tests/conftest.py)
 PERFCORE = [sys.executable, "-m", "perfcore"]
 
 

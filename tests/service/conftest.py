@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -19,7 +20,7 @@ from perfcore.service import ServiceOptions, create_app
 from perfcore.service.auth import mint
 
 SMALL = SeedSize(events=6, attendees=60, registrations_per_event=12, capacity=20)
-SECRET = "test-only-secret"
+SECRET = os.environ["PERFCORE_AUTH_SECRET"]  # tests/conftest.py
 
 
 class Tokens:

@@ -10,7 +10,7 @@ import httpx
 import psutil
 import pytest
 from conftest import AppFactory
-from serve_process import serving
+from serve_process import bearer, serving
 
 from perfcore.stack import free_port
 
@@ -19,10 +19,14 @@ def test_without_redis_it_runs_on_embedded_defaults_and_says_so(tmp_path: Path) 
     with serving(tmp_path, "--db", f"sqlite:///{tmp_path / 'e.db'}") as (url, _):
         health = httpx.get(f"{url}/healthz").json()
         assert health["status"] == "ok" and "embedded" in health["cache_mode"]
-        write = httpx.post(f"{url}/events/1/registrations", json={"attendee_id": 7})
+        write = httpx.post(
+            f"{url}/events/1/registrations", json={"attendee_id": 7}, headers=bearer("attendee:7")
+        )
         assert write.status_code == 201, write.text  # not 503: nothing to invalidate remotely
         first = httpx.get(f"{url}/events/1").json()
-        httpx.post(f"{url}/events/1/registrations", json={"attendee_id": 8})
+        httpx.post(
+            f"{url}/events/1/registrations", json={"attendee_id": 8}, headers=bearer("attendee:8")
+        )
         assert httpx.get(f"{url}/events/1").json() != first  # the local invalidation took
     assert "embedded, in process (no Redis configured)" in (tmp_path / "serve.log").read_text()
 
@@ -65,7 +69,10 @@ def test_n_workers_on_mariadb_and_redis_share_one_port(
         assert httpx.get(f"{url}/healthz").json()["status"] == "ok"
         answers = [httpx.get(f"{url}/events/{i % 5 + 1}").status_code for i in range(20)]
         assert answers == [200] * 20
-        assert "perfcore_db_pool_size 3.0" in httpx.get(f"{url}/metrics").text
+        assert (
+            "perfcore_db_pool_size 3.0"
+            in httpx.get(f"{url}/metrics", headers=bearer("operator")).text
+        )
 
 
 @pytest.mark.redis
@@ -74,11 +81,13 @@ def test_metrics_show_cache_results_per_route_and_database_time(start_app: AppFa
     with start_app() as client:
         for _ in range(3):
             assert client.get("/events/1").status_code == 200
-        assert client.post("/events/1/registrations", json={"attendee_id": 3}).status_code in (
+        assert client.post(
+            "/events/1/registrations", json={"attendee_id": 3}, headers=bearer("attendee:3")
+        ).status_code in (
             200,
             201,
         )
-        text = client.get("/metrics").text
+        text = client.get("/metrics", headers=bearer("operator")).text
     assert (
         'perfcore_route_cache_results_total{result="miss",route="/events/{event_id}"} 1.0' in text
     )

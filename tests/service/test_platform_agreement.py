@@ -91,7 +91,7 @@ class Observer:
         """Job key -> job name for every job hash under the queue prefix."""
         found = {}
         for key in self.queues.scan_iter(match=f"{self.queue_prefix}:*:*", count=1000):
-            if key.rsplit(b":", 1)[-1].isdigit() and self.queues.type(key) == b"hash":
+            if self.queues.type(key) == b"hash":  # a job (ids are producer-set UUIDs)
                 name = self.queues.hget(key, "name")
                 if name is not None:
                     found[key] = name
