@@ -52,6 +52,7 @@ SAFE_FUNCTIONS = frozenset(
 )  # fmt: skip
 SAFE_KEYS = frozenset(
     {"and", "or", "xor", "not", "exists", "case", "if", "cast", "trycast", "extract", "avg",
+     "collate", "introducer", "convert", "charset",
      "count", "sum", "min", "max", "abs", "ceil", "floor", "round", "coalesce", "concat",
      "concatws", "greatest", "least", "lower", "upper", "length", "left", "right", "trim",
      "substring", "substringindex", "replace", "pad", "strposition", "dateadd", "datesub",

@@ -132,7 +132,8 @@ def explain(session: Session, select_sql: str) -> Plan:
         select_id = lowered.get("id")
         per_select[select_id] = per_select.get(select_id, 1.0) * max(estimate, 1.0)
         if lowered.get("key"):
-            keys.update(str(lowered["key"]).split(","))
+            # 'ka|kb' is an access index with a rowid filter; 'a,b' an index merge.
+            keys.update(re.split(r"[,|]", str(lowered["key"])))
     return Plan(
         cost=cost if math.isfinite(cost) else 0.0,
         rows=sum(per_select.values()),
