@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-import pymysql
 import pytest
 import sqlalchemy as sa
 
@@ -26,6 +26,7 @@ from perfcore.dbopt.session import Session, connect
 from perfcore.errors import ServiceUnavailable
 from perfcore.stack import free_port
 
+Admin = Callable[[str], Any]  # the conftest's admin fixture
 pytestmark = [pytest.mark.mariadb]
 
 ROWS = 30_000
@@ -42,15 +43,8 @@ LOGGED = [
 ]
 
 
-def admin(dsn: str) -> pymysql.Connection:  # type: ignore[type-arg]
-    url = sa.engine.make_url(dsn)
-    return pymysql.connect(
-        host=url.host, port=url.port, user=url.username, database=url.database, autocommit=True
-    )
-
-
 @pytest.fixture(scope="module")
-def shop(private_dsn: str) -> Iterator[str]:
+def shop(private_dsn: str, admin: Admin) -> Iterator[str]:
     conn = admin(private_dsn)
     database = sa.engine.make_url(private_dsn).database
     with conn.cursor() as cur:
@@ -95,7 +89,7 @@ def slow_log_file(path: Path) -> Path:
 
 
 def test_every_shape_is_analysed_or_skipped_and_nothing_from_the_log_runs(
-    shop: str, tmp_path: Path
+    shop: str, tmp_path: Path, admin: Admin
 ) -> None:
     witness = admin(shop)
     engine = connect(shop)
