@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy.exc
 
 from perfcore.config import DbOptConfig
-from perfcore.dbopt import apply, collect, measured, partition, privileges
+from perfcore.dbopt import apply, collect, measured, partition, plan, privileges
 from perfcore.dbopt.analyze import NotAnalysable, analyze
 from perfcore.dbopt.candidates import Analysed, propose
 from perfcore.dbopt.fingerprint import QueryStats, aggregate, fingerprint
-from perfcore.dbopt.plan import schema_fingerprint
+from perfcore.dbopt.plan import IndexPlan, schema_fingerprint
 from perfcore.dbopt.planner import Flavour, detect_flavour, is_connection_error, server_reason
 from perfcore.dbopt.report import IndexSuggestion, QuerySummary, Report, ServedQuery
 from perfcore.dbopt.schema import Catalog, Table, qualified, quote, read_catalog
@@ -31,6 +32,7 @@ from perfcore.dbopt.verify import WhatIf, invisible_visible, plan_all, what_if
 from perfcore.errors import BadInput, CheckFailed, ServiceUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,26 @@ def advise(options: AdviseOptions, config: DbOptConfig, session: Session | None 
     """Run the whole pipeline against ``options.dsn`` (or an open ``session``)."""
     if session is not None:
         return _advise(session, options, config)
-    engine = connect(options.dsn)
+    return _with_session(options.dsn, lambda s: _advise(s, options, config))
+
+
+def apply_plan(dsn: str, index_plan: IndexPlan, config: DbOptConfig) -> list[str]:
+    """Build exactly the indexes of ``index_plan`` on ``dsn`` (see :mod:`perfcore.dbopt.plan`)."""
+
+    def work(session: Session) -> list[str]:
+        flavour = detect_flavour(session)
+        catalog = read_catalog(session, str(session.scalar("SELECT DATABASE()")))
+        return plan.execute(session, flavour, catalog, index_plan, config.lock_wait_timeout_s)
+
+    return _with_session(dsn, work)
+
+
+def _with_session(dsn: str, work: Callable[[Session], T]) -> T:
+    """``work`` on a fresh connection; an unreachable server and a refused statement are told apart."""
+    engine = connect(dsn)
     try:
         with engine.connect() as connection:
-            return _advise(Session(connection), options, config)
+            return work(Session(connection))
     except sqlalchemy.exc.DBAPIError as exc:
         if is_connection_error(exc) or not _connected(engine):
             raise ServiceUnavailable(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 from perfcore.dbopt import apply
 from perfcore.dbopt.candidates import Candidate
 from perfcore.dbopt.planner import Flavour
+from perfcore.dbopt.report import Report
 from perfcore.dbopt.schema import Catalog
 from perfcore.dbopt.session import Session
 from perfcore.errors import BadInput, CheckFailed
@@ -59,6 +61,28 @@ def schema_fingerprint(catalog: Catalog) -> str:
         for table in sorted(catalog.tables.values(), key=lambda t: t.name)
     ]
     return hashlib.sha256(json.dumps(shape).encode()).hexdigest()
+
+
+def from_report(report: Report) -> IndexPlan:
+    """The plan a dry run stands for: its suggestions, with the evidence for each."""
+    return IndexPlan(
+        database=report.database,
+        server=report.server,
+        schema_fingerprint=report.schema_fingerprint,
+        indexes=[
+            PlannedIndex(
+                table=s.table,
+                columns=s.columns,
+                name=s.name,
+                ddl=s.ddl,
+                benefit_s=s.benefit_s,
+                size_bytes=s.size_bytes,
+                evidence=[asdict(q) for q in s.queries],
+            )
+            for s in report.suggestions
+        ],
+        rejected=report.rejected,
+    )
 
 
 def write(plan: IndexPlan, directory: Path) -> Path:
