@@ -119,7 +119,8 @@ def served_by_existing(table: Table, columns: tuple[str, ...], equality_count: i
     return any(index.unique and set(index.columns) <= head for index in table.indexes.values())
 
 
-def _size(table: Table, columns: Sequence[str]) -> int:
+def size_of(table: Table, columns: Sequence[str]) -> int:
+    """Estimated bytes of an index on ``columns`` (the primary key rides along in InnoDB)."""
     widths = [c.width for name in (*columns, *table.primary_key) if (c := table.column(name))]
     return max(1, table.rows) * (sum(widths) + 16)
 
@@ -167,7 +168,7 @@ def propose(
             equality_count=equality_count,
             queries=tuple(served[(table_name, columns)][1]),
             weight_s=sum(served[(table_name, columns)][1].values()),
-            size_bytes=_size(catalog.tables[table_name], columns),
+            size_bytes=size_of(catalog.tables[table_name], columns),
         )
         for table_name, columns, equality_count in result
     ]
@@ -199,7 +200,7 @@ def naive(analysed: Sequence[Analysed], catalog: Catalog, limit: int = 10) -> li
             0,
             tuple(queries),
             sum(queries.values()),
-            _size(catalog.tables[table], columns),
+            size_of(catalog.tables[table], columns),
         )
         for (table, columns), queries in ranked[:limit]
     ]

@@ -1,0 +1,57 @@
+"""The decision-support workload end to end on a small database: every shape advised, none skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from perfcore.config import DbOptConfig
+from perfcore.dbopt.advisor import AdviseOptions, advise, observe
+from perfcore.dbopt.dss_data import DssScale, seed
+from perfcore.dbopt.dss_workload import ANALYTICAL, LOOKUPS, run, statements
+from perfcore.dbopt.greedy import single_columns
+from perfcore.dbopt.session import Session, connect
+
+pytestmark = [pytest.mark.mariadb]
+
+SCALE = DssScale(20_000)
+
+
+@pytest.fixture(scope="module")
+def dss(private_dsn: str) -> Iterator[str]:
+    counts = seed(private_dsn, SCALE)
+    assert counts["lineitem"] == 20_000 and len(counts) == 8
+    result = run(private_dsn, statements(SCALE, rounds=1), log_all=True)
+    assert result.statements == len(ANALYTICAL) + 10 * len(LOOKUPS)
+    yield private_dsn
+
+
+def test_every_decision_support_shape_is_analysed_and_advised(dss: str) -> None:
+    config = DbOptConfig(min_table_rows=1000)
+    report = advise(AdviseOptions(dss, use_digest=False), config).to_json()
+    skipped = {q["fingerprint"]: q["skipped"] for q in report["queries"] if q["skipped"]}
+    assert skipped == {}, skipped
+    assert report["slowQueriesFound"] == len(ANALYTICAL) + len(LOOKUPS)
+    assert any(q["fingerprint"].startswith("with revenue as") for q in report["queries"])
+    assert 0 < len(report["suggestions"]) <= config.top
+    for suggestion in report["suggestions"]:
+        assert suggestion["table"] not in {"region", "nation"}, "no slot for a 25-row table"
+        # (l_orderkey, l_linenumber) is lineitem's key: never inside a secondary index.
+        if suggestion["table"] == "lineitem":
+            assert "l_orderkey" not in suggestion["columns"][1:]
+    tables = {s["table"] for s in report["suggestions"]}
+    assert {"lineitem", "orders"} <= tables
+
+
+def test_the_greedy_baseline_proposes_single_columns_everywhere(dss: str) -> None:
+    engine = connect(dss)
+    with engine.connect() as connection:
+        catalog, analysed, _ = observe(
+            Session(connection), AdviseOptions(dss, use_digest=False), DbOptConfig()
+        )
+    engine.dispose()
+    found = single_columns(analysed, catalog)
+    assert all(len(c.columns) == 1 for c in found)
+    keys = {(c.table, c.columns[0]) for c in found}
+    assert {("lineitem", "l_partkey"), ("orders", "o_custkey"), ("lineitem", "l_shipdate")} <= keys
