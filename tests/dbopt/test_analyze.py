@@ -8,6 +8,7 @@ import pytest
 
 from perfcore.dbopt.analyze import NotAnalysable, TableUsage, analyze
 from perfcore.dbopt.planner import _number
+from perfcore.dbopt.privileges import broad_grants
 
 COLUMNS = {
     "registrations": ["id", "event_id", "attendee_id", "status", "registered_at"],
@@ -177,3 +178,14 @@ def test_explain_cells_of_every_plan_shape_parse() -> None:
     assert _number("2381 (30%)") == 2381.0  # rowid filter
     assert _number(1500) == 1500.0 and _number("12.5") == 12.5
     assert _number(None, 100.0) == 100.0 and _number("NULL", 1.0) == 1.0
+
+
+def test_superuser_grants_are_recognised() -> None:
+    assert broad_grants(["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"])
+    assert broad_grants(["GRANT SELECT, SUPER ON *.* TO `x`@`%`"])
+    least = [
+        "GRANT USAGE ON *.* TO `advisor`@`localhost`",
+        "GRANT SELECT, INSERT, INDEX, ALTER ON `platform`.* TO `advisor`@`localhost`",
+        "GRANT SELECT ON `mysql`.`slow_log` TO `advisor`@`localhost`",
+    ]
+    assert broad_grants(least) == []

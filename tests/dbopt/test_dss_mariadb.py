@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jupytext
 import nbformat
@@ -37,9 +38,15 @@ def dss(private_dsn: str) -> Iterator[str]:
     yield private_dsn
 
 
-def test_every_decision_support_shape_is_analysed_and_advised(dss: str) -> None:
-    config = DbOptConfig(min_table_rows=1000)
-    report = advise(AdviseOptions(dss, use_digest=False), config).to_json()
+@pytest.fixture(scope="module")
+def report(dss: str) -> dict[str, Any]:
+    """One dry run with measured latencies (one timed run each: small data, fast)."""
+    options = AdviseOptions(dss, use_digest=False, measure_latency=True)
+    return advise(options, DbOptConfig(measure_runs=1)).to_json()
+
+
+def test_every_decision_support_shape_is_analysed_and_advised(report: dict[str, Any]) -> None:
+    config = DbOptConfig()
     skipped = {q["fingerprint"]: q["skipped"] for q in report["queries"] if q["skipped"]}
     assert skipped == {}, skipped
     assert report["slowQueriesFound"] == len(ANALYTICAL) + len(LOOKUPS)
@@ -68,10 +75,8 @@ def test_the_greedy_baseline_proposes_single_columns_everywhere(dss: str) -> Non
 
 
 def test_the_report_notebook_runs_through_a_kernel(
-    dss: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    report: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    options = AdviseOptions(dss, use_digest=False, measure_latency=True)
-    report = advise(options, DbOptConfig(measure_runs=1)).to_json()
     (tmp_path / "dbopt-report.json").write_text(json.dumps(report))
     notebook = jupytext.read(REPO / "notebooks" / "advisor_report.py")
     monkeypatch.setenv("PERFCORE_ADVISOR_REPORT", str(tmp_path / "dbopt-report.json"))

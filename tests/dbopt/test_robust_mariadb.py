@@ -144,6 +144,8 @@ def test_every_shape_is_analysed_or_skipped_and_nothing_from_the_log_runs(
     assert "placeholders" in str(shapes["select id from items where a = ? and b = ?"])
     assert reason("code = ? and a = ? and b = ?") is None  # invalid UTF-8, replaced, planned
     assert report["suggestions"], "the analysable statements still got advice"
+    # The suite connects as root: the report says so.
+    assert any("superuser" in w for w in report["warnings"]), report["warnings"]
 
 
 def test_explain_stops_at_the_time_limit(shop: str) -> None:
