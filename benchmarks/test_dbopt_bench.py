@@ -40,7 +40,7 @@ from perfcore.dbopt.datagen import seed
 from perfcore.dbopt.refschema import Scale
 from perfcore.dbopt.workload import run
 
-pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
+pytestmark = [pytest.mark.mariadb, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 SCALE = Scale(int(os.environ.get("PERFCORE_DBOPT_BENCH_ROWS", "1000000")))
 REPEATS = 3

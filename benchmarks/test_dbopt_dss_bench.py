@@ -30,7 +30,7 @@ from perfcore.config import DbOptConfig
 from perfcore.dbopt.dss_data import DssScale, seed
 from perfcore.dbopt.dss_workload import run, statements
 
-pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
+pytestmark = [pytest.mark.mariadb, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 SCALE = DssScale(int(os.environ.get("PERFCORE_DSS_LINEITEMS", "1000000")))
 PASSES = 2
