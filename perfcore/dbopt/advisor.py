@@ -28,7 +28,7 @@ from perfcore.dbopt.planner import Flavour, detect_flavour, is_connection_error,
 from perfcore.dbopt.report import IndexSuggestion, QuerySummary, Report, ServedQuery
 from perfcore.dbopt.schema import Catalog, Table, qualified, quote, read_catalog
 from perfcore.dbopt.session import Session, connect
-from perfcore.dbopt.verify import WhatIf, invisible_visible, plan_all, what_if
+from perfcore.dbopt.verify import WhatIf, choose, invisible_visible, plan_all, what_if
 from perfcore.errors import BadInput, CheckFailed, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -166,29 +166,51 @@ def _verify(
     latency_before: dict[str, float | None],
     config: DbOptConfig,
 ) -> dict[str, float | None]:
-    """With ``--measure-latency``: drop chosen indexes that measurably slow a statement down."""
+    """With ``--measure-latency``: keep only indexes under which no statement measurably regresses.
+
+    Slots freed by a dropped index go to the next accepted candidates (see
+    :func:`perfcore.dbopt.measured.verify`); ``result`` ends up describing the kept set.
+    """
     if not latency_before or not result.built:
         return {}
-    by_name = {c.name: c for c in result.built}
+    ranked = [v for v in choose(result.verdicts, 10**6) if not v.reason.startswith("redundant")]
+    by_name = {v.candidate.name: v for v in ranked}
+    present = {c.name: c for c in result.built}
+
+    def build(name: str) -> bool:
+        candidate = by_name[name].candidate
+        problem = apply.create_index(
+            session, flavour, catalog, candidate, config.lock_wait_timeout_s
+        )
+        if problem is None:
+            present[name] = candidate
+            result.built.append(candidate)  # so an error later still drops it
+        return problem is None
 
     def drop(name: str) -> None:
-        apply.drop_index(session, catalog, by_name[name])
-        result.built.remove(by_name[name])
+        candidate = present.pop(name)
+        apply.drop_index(session, catalog, candidate)
+        result.built.remove(candidate)
 
-    def measure(only: set[str]) -> dict[str, float | None]:
-        return _latencies(session, flavour, analysed, config, only)
-
+    actions = measured.Actions(
+        plans=lambda: plan_all(session, analysed),
+        measure=lambda only: _latencies(session, flavour, analysed, config, only),
+        build=build,
+        drop=drop,
+    )
     with invisible_visible(session, flavour):
         outcome = measured.verify(
-            list(by_name), lambda: plan_all(session, analysed), measure, drop,
-            latency_before, config.max_slowdown,
+            list(present), list(by_name), config.top, actions, latency_before,
+            result.before, config.max_slowdown,
         )  # fmt: skip
-        result.after.update(plan_all(session, analysed))
-    for verdict in list(result.chosen):
-        reason = outcome.dropped.get(verdict.candidate.name)
-        if reason is not None:
-            result.chosen.remove(verdict)
-            verdict.accepted, verdict.reason = False, reason
+        result.after = plan_all(session, analysed)
+    result.built = [present[name] for name in outcome.kept]
+    result.chosen = [by_name[name] for name in outcome.kept]
+    for name, verdict in by_name.items():
+        if name in outcome.kept:
+            verdict.accepted, verdict.reason = True, "used by the planner, verified by measurement"
+        elif name in outcome.dropped:
+            verdict.accepted, verdict.reason = False, outcome.dropped[name]
     return outcome.after
 
 

@@ -78,53 +78,101 @@ def regressions(before: Latencies, after: Latencies, max_slowdown: float) -> lis
 
 @dataclass
 class Outcome:
+    kept: list[str] = field(default_factory=list)  # index names present at the end, by rank
     after: Latencies = field(default_factory=dict)
-    dropped: dict[str, str] = field(default_factory=dict)  # index name -> reason
+    dropped: dict[str, str] = field(default_factory=dict)  # index name -> why it is not kept
+
+
+@dataclass
+class Actions:
+    """What :func:`verify` may do on the server (callables, so the loop stays pure)."""
+
+    plans: Callable[[], dict[str, Plan]]  # plan every statement with the present indexes
+    measure: Callable[[set[str]], Latencies]  # time these fingerprints
+    build: Callable[[str], bool]  # build one candidate; False if the server refused
+    drop: Callable[[str], None]  # drop one index
 
 
 def verify(
-    index_names: Sequence[str],
-    plans: Callable[[], dict[str, Plan]],
-    measure: Callable[[set[str]], Latencies],
-    drop: Callable[[str], None],
+    present: Sequence[str],
+    ranked: Sequence[str],
+    top: int,
+    actions: Actions,
     before: Latencies,
+    before_plans: dict[str, Plan],
     max_slowdown: float,
+    max_rounds: int = 6,
 ) -> Outcome:
-    """Time the statements the present indexes serve; drop regressing or unused indexes; repeat.
+    """A bounded local search for a set of at most ``top`` indexes under which nothing regresses.
 
-    ``plans`` plans every statement with the indexes present, ``measure``
-    times the given fingerprints, ``drop`` removes one index.  The loop ends
-    when no statement regresses (at most once per index).
+    Each round plans every statement and times those whose plan changed; an
+    index nothing uses is dropped, and for each statement that got
+    ``max_slowdown`` times slower the lowest-ranked index its plan uses is
+    dropped.  Freed slots are refilled from ``ranked`` (the accepted candidates,
+    best first), and an index dropped for a regression gets one more try once
+    the set has changed (the plan that regressed may not be chosen any more).
+    Ends when a round changes nothing, or after ``max_rounds``.  A statement
+    whose plan is the one it had before (``before_plans``) is not timed again.
     """
+    order = {name: rank for rank, name in enumerate(ranked)}
+    current = sorted(present, key=lambda n: order.get(n, len(order)))
     outcome = Outcome()
-    present = list(index_names)
-    served: set[str] = set()
-    measured: set[str] = set()
-    for _ in range(len(present) + 1):
-        current = plans()
-        users = {name: {fp for fp, p in current.items() if name in p.keys} for name in present}
-        for name in [n for n in present if not users[n]]:
-            drop(name)
-            present.remove(name)
+    timed = {fp: (plan.keys, before.get(fp)) for fp, plan in before_plans.items()}
+    strikes: dict[str, int] = {}
+    left_behind: dict[str, frozenset[str]] = {}  # the set an index left when it regressed
+    for round_number in range(max_rounds):
+        plans = actions.plans()
+        users = {n: {fp for fp, p in plans.items() if n in p.keys} for n in current}
+        changed = False
+        for name in [n for n in current if not users[n]]:
+            actions.drop(name)
+            current.remove(name)
+            strikes[name] = 2  # unused: no second try
             outcome.dropped[name] = "unused: no statement's plan uses it"
-        served = {fp for fps in users.values() for fp in fps}
-        outcome.after.update(measure(served))
-        measured |= served
-        slower = regressions(before, {fp: outcome.after.get(fp) for fp in served}, max_slowdown)
-        if not slower:
-            break
+            changed = True
+        stale = {
+            fp
+            for fp, p in plans.items()
+            if fp in before and (fp not in timed or timed[fp][0] != p.keys)
+        }
+        for fp, latency in actions.measure(stale).items():
+            timed[fp] = (plans[fp].keys, latency)
+        slower = regressions(before, {fp: t[1] for fp, t in timed.items()}, max_slowdown)
+        dropped_now: set[str] = set()
         for regression in slower:
-            for name in [n for n in present if regression.fingerprint in users[n]]:
-                drop(name)
-                present.remove(name)
-                outcome.dropped[name] = (
-                    f"measured {regression.factor:.2f}x slower: {regression.fingerprint[:80]}"
-                    f" ({regression.before_ms:.1f} ms -> {regression.after_ms:.1f} ms)"
-                )
-    # Statements whose indexes were all dropped run as before: time them once more so
-    # the report shows the final state, not the regressed one.
-    remaining = {fp for fp, p in plans().items() if p.keys & set(present)}
-    stale = measured - remaining
-    if stale:
-        outcome.after.update(measure(stale))
+            culprits = [n for n in current if regression.fingerprint in users.get(n, set())]
+            if not culprits:
+                continue
+            name = culprits[-1]  # the lowest-ranked of the indexes its plan uses
+            actions.drop(name)
+            current.remove(name)
+            dropped_now.add(name)
+            left_behind[name] = frozenset(current)
+            strikes[name] = strikes.get(name, 0) + 1
+            outcome.dropped[name] = (
+                f"measured {regression.factor:.2f}x slower: {regression.fingerprint[:80]}"
+                f" ({regression.before_ms:.1f} ms -> {regression.after_ms:.1f} ms)"
+            )
+            changed = True
+        last = round_number == max_rounds - 1  # nothing built now could be verified
+        for name in [n for n in ranked if n not in current and strikes.get(n, 0) < 2]:
+            if len(current) >= top or last:
+                break
+            if name in dropped_now or left_behind.get(name) == frozenset(current):
+                continue  # a second try only makes sense once the set has changed
+            if actions.build(name):
+                current.append(name)
+                outcome.dropped.pop(name, None)
+                changed = True
+            else:
+                strikes[name] = 2
+                outcome.dropped[name] = "the server refused to build it"
+        current.sort(key=lambda n: order.get(n, len(order)))
+        if not changed:
+            break
+    final = actions.plans()
+    outcome.kept = list(current)
+    outcome.after = {fp: latency for fp, (keys, latency) in timed.items() if final[fp].keys == keys}
+    missing = {fp for fp in final if fp in before and fp not in outcome.after}
+    outcome.after.update(actions.measure(missing) if missing else {})
     return outcome

@@ -58,7 +58,7 @@ def test_every_decision_support_shape_is_analysed_and_advised(report: dict[str, 
         if suggestion["table"] == "lineitem":
             assert "l_orderkey" not in suggestion["columns"][1:]
     tables = {s["table"] for s in report["suggestions"]}
-    assert {"lineitem", "orders"} <= tables
+    assert "lineitem" in tables
 
 
 def test_the_greedy_baseline_proposes_single_columns_everywhere(dss: str) -> None:

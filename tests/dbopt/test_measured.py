@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perfcore.dbopt.measured import Latencies, regressions, verify
+from perfcore.dbopt.measured import Actions, Latencies, regressions, verify
 from perfcore.dbopt.planner import Plan
 
 
@@ -12,26 +12,40 @@ def test_regressions_need_the_factor_and_a_real_difference() -> None:
     assert [r.fingerprint for r in regressions(before, after, 1.25)] == ["b"]
 
 
-def test_verify_drops_the_index_that_slows_its_statement_and_the_unused_one() -> None:
-    present = {"fast", "slow", "idle"}
-    uses = {"q1": "fast", "q2": "slow"}  # q3 uses no index; "idle" serves nothing
-    before: Latencies = {"q1": 100.0, "q2": 10.0, "q3": 5.0}
-    timed: list[set[str]] = []
+def test_verify_drops_regressions_refills_the_slots_and_retries_once_the_set_changed() -> None:
+    """q2 regresses under 'wide' alone (its plan switches to it); with 'date' present it does not."""
+    present: set[str] = set()
+    built: list[str] = []
+    before: Latencies = {"q1": 100.0, "q2": 10.0, "q3": 50.0}
+    before_plans = {fp: Plan(1.0, 1.0, frozenset()) for fp in before}
 
     def plans() -> dict[str, Plan]:
+        q2 = "date" if "date" in present else ("wide" if "wide" in present else "")
+        uses = {"q1": "wide", "q2": q2, "q3": "idle" if False else ""}
         return {
-            fp: Plan(1.0, 1.0, frozenset({index} & present) if index else frozenset())
-            for fp, index in {**uses, "q3": ""}.items()
+            fp: Plan(1.0, 1.0, frozenset({i} & present) if i else frozenset())
+            for fp, i in uses.items()
         }
 
     def measure(only: set[str]) -> Latencies:
-        timed.append(set(only))
-        speed = {"q1": 2.0, "q2": 21.0 if "slow" in present else 10.5, "q3": 5.0}
+        keys = plans()
+        speed = {"q1": 2.0 if "wide" in present else 100.0, "q3": 50.0,
+                 "q2": 21.0 if keys["q2"].keys == {"wide"} else (1.0 if "date" in present else 10.0)}  # fmt: skip
         return {fp: speed[fp] for fp in only}
 
-    outcome = verify(["fast", "slow", "idle"], plans, measure, present.discard, before, 1.25)
-    assert present == {"fast"}
+    def build(name: str) -> bool:
+        present.add(name)
+        built.append(name)
+        return name != "broken"
+
+    actions = Actions(plans, measure, build, present.discard)
+    present.update({"wide", "idle"})
+    outcome = verify(["wide", "idle"], ["wide", "idle", "broken", "date"], 2, actions, before,
+                     before_plans, 1.25)  # fmt: skip
+    # 'wide' regressed q2 and went; 'idle' served nothing; 'date' filled a slot and then
+    # 'wide' came back, since q2 now takes 'date'.
+    assert outcome.kept == ["wide", "date"], outcome
     assert outcome.dropped["idle"].startswith("unused")
-    assert outcome.dropped["slow"].startswith("measured 2.10x slower")
-    assert outcome.after == {"q1": 2.0, "q2": 10.5}  # q2 timed again once its index was gone
-    assert timed[0] == {"q1", "q2"} and {"q2"} in timed[1:]
+    assert "broken" in outcome.dropped
+    assert outcome.after == {"q1": 2.0, "q2": 1.0, "q3": 50.0}
+    assert built.count("wide") == 1
