@@ -337,6 +337,13 @@ class DbOptConfig(Section):
         gt=1,
         description="drop an index that makes a statement it serves this many times slower",
     )
+    min_measured_gain_pct: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="when measuring, drop an index that saves less than this share of the"
+        " measured workload time, so its slot goes to the next candidate",
+    )
 
 
 # ---------------------------------------------------------------------- root

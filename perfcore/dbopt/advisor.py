@@ -199,10 +199,13 @@ def _verify(
         drop=drop,
     )
     with invisible_visible(session, flavour):
-        outcome = measured.verify(
-            list(present), list(by_name), config.top, actions, latency_before,
-            result.before, config.max_slowdown,
+        rules = measured.Rules(
+            config.max_slowdown, {s.fingerprint: float(s.count) for s, _ in analysed},
+            config.min_measured_gain_pct / 100,
         )  # fmt: skip
+        outcome = measured.verify(
+            list(present), list(by_name), config.top, actions, latency_before, result.before, rules
+        )
         result.after = plan_all(session, analysed)
     result.built = [present[name] for name in outcome.kept]
     result.chosen = [by_name[name] for name in outcome.kept]

@@ -93,6 +93,30 @@ class Actions:
     drop: Callable[[str], None]  # drop one index
 
 
+@dataclass(frozen=True)
+class Rules:
+    max_slowdown: float  # a served statement this many times slower drops the index
+    weights: dict[str, float]  # fingerprint -> executions in the log window
+    min_gain_share: float = 0.0  # an index must save this share of the measured workload
+
+
+def weak(
+    users: dict[str, set[str]], before: Latencies, after: Latencies, rules: Rules
+) -> dict[str, float]:
+    """Pure: indexes whose measured saving (executions x ms) is below the share; name -> saving."""
+    total = sum(rules.weights.get(fp, 1.0) * (ms or 0.0) for fp, ms in before.items())
+    found = {}
+    for name, fingerprints in users.items():
+        saving = sum(
+            rules.weights.get(fp, 1.0) * max(0.0, (before.get(fp) or 0.0) - (after.get(fp) or 0.0))
+            for fp in fingerprints
+            if after.get(fp) is not None
+        )
+        if saving < rules.min_gain_share * total:
+            found[name] = saving
+    return found
+
+
 def verify(
     present: Sequence[str],
     ranked: Sequence[str],
@@ -100,7 +124,7 @@ def verify(
     actions: Actions,
     before: Latencies,
     before_plans: dict[str, Plan],
-    max_slowdown: float,
+    rules: Rules,
     max_rounds: int = 6,
 ) -> Outcome:
     """A bounded local search for a set of at most ``top`` indexes under which nothing regresses.
@@ -111,6 +135,8 @@ def verify(
     dropped.  Freed slots are refilled from ``ranked`` (the accepted candidates,
     best first), and an index dropped for a regression gets one more try once
     the set has changed (the plan that regressed may not be chosen any more).
+    An index that saves less than ``rules.min_gain_share`` of the measured
+    workload goes too, so its slot can go to a better one.
     Ends when a round changes nothing, or after ``max_rounds``.  A statement
     whose plan is the one it had before (``before_plans``) is not timed again.
     """
@@ -137,7 +163,7 @@ def verify(
         }
         for fp, latency in actions.measure(stale).items():
             timed[fp] = (plans[fp].keys, latency)
-        slower = regressions(before, {fp: t[1] for fp, t in timed.items()}, max_slowdown)
+        slower = regressions(before, {fp: t[1] for fp, t in timed.items()}, rules.max_slowdown)
         dropped_now: set[str] = set()
         for regression in slower:
             culprits = [n for n in current if regression.fingerprint in users.get(n, set())]
@@ -152,6 +178,17 @@ def verify(
             outcome.dropped[name] = (
                 f"measured {regression.factor:.2f}x slower: {regression.fingerprint[:80]}"
                 f" ({regression.before_ms:.1f} ms -> {regression.after_ms:.1f} ms)"
+            )
+            changed = True
+        now = {fp: t[1] for fp, t in timed.items()}
+        for name, saving in weak({n: users[n] for n in current}, before, now, rules).items():
+            actions.drop(name)
+            current.remove(name)
+            strikes[name] = 2
+            dropped_now.add(name)
+            outcome.dropped[name] = (
+                f"measured saving {saving:.1f} ms per log window is under"
+                f" {rules.min_gain_share:.0%} of the workload"
             )
             changed = True
         last = round_number == max_rounds - 1  # nothing built now could be verified

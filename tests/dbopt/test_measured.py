@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from perfcore.dbopt.measured import Actions, Latencies, regressions, verify
+import pytest
+
+from perfcore.dbopt.measured import Actions, Latencies, Rules, regressions, verify, weak
 from perfcore.dbopt.planner import Plan
 
 
@@ -40,8 +42,9 @@ def test_verify_drops_regressions_refills_the_slots_and_retries_once_the_set_cha
 
     actions = Actions(plans, measure, build, present.discard)
     present.update({"wide", "idle"})
+    rules = Rules(1.25, {"q1": 1.0, "q2": 1.0, "q3": 1.0})
     outcome = verify(["wide", "idle"], ["wide", "idle", "broken", "date"], 2, actions, before,
-                     before_plans, 1.25)  # fmt: skip
+                     before_plans, rules)  # fmt: skip
     # 'wide' regressed q2 and went; 'idle' served nothing; 'date' filled a slot and then
     # 'wide' came back, since q2 now takes 'date'.
     assert outcome.kept == ["wide", "date"], outcome
@@ -49,3 +52,12 @@ def test_verify_drops_regressions_refills_the_slots_and_retries_once_the_set_cha
     assert "broken" in outcome.dropped
     assert outcome.after == {"q1": 2.0, "q2": 1.0, "q3": 50.0}
     assert built.count("wide") == 1
+
+
+def test_an_index_must_earn_its_slot() -> None:
+    before: Latencies = {"a": 100.0, "b": 10.0}
+    after: Latencies = {"a": 1.0, "b": 9.9}
+    rules = Rules(1.25, {"a": 1.0, "b": 5.0}, min_gain_share=0.01)
+    # 'big' saves 99 ms of 150; 'tiny' saves 5 x 0.1 = 0.5 ms, under 1 % (1.5 ms).
+    assert weak({"big": {"a"}, "tiny": {"b"}}, before, after, rules) == {"tiny": pytest.approx(0.5)}
+    assert weak({"big": {"a"}, "tiny": {"b"}}, before, after, Rules(1.25, {})) == {}
