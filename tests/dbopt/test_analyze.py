@@ -169,7 +169,7 @@ def test_every_call_is_resolved_against_the_allow_list() -> None:
 def test_deep_nesting_is_a_reason_not_a_recursion_error() -> None:
     with pytest.raises(NotAnalysable, match="nested 3000 levels"):
         analyze("SELECT * FROM t WHERE " + "(" * 3000 + "a = 1" + ")" * 3000, {"t": ["a"]})
-    chain = " AND ".join(f"a = {i}" for i in range(20_000))
+    chain = " AND ".join(f"a = {i}" for i in range(5000))
     with pytest.raises(NotAnalysable, match="nested too deeply"):
         analyze(f"SELECT * FROM t WHERE {chain}", {"t": ["a"]})
 
