@@ -346,6 +346,27 @@ class DbOptConfig(Section):
         description="drop a verified index when, without it, every statement it serves"
         " stays within this factor of its planned cost (1 disables pruning)",
     )
+    min_table_rows: int = Field(
+        1000, ge=0, description="propose no index on tables with fewer rows (a scan is cheaper)"
+    )
+    statement_timeout_s: float = Field(
+        5.0, gt=0, description="bound on each EXPLAIN of a logged statement"
+    )
+    measure_runs: int = Field(
+        3, gt=0, description="timed runs per statement when measuring; the median counts"
+    )
+    max_slowdown: float = Field(
+        1.25,
+        gt=1,
+        description="drop an index that makes a statement it serves this many times slower",
+    )
+    min_measured_gain_pct: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="when measuring, drop an index that saves less than this share of the"
+        " measured workload time, so its slot goes to the next candidate",
+    )
 
 
 # ------------------------------------------------------------------- service

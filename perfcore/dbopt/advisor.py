@@ -11,25 +11,28 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy.exc
 
 from perfcore.config import DbOptConfig
-from perfcore.dbopt import apply, collect, partition
+from perfcore.dbopt import apply, collect, measured, partition, plan, privileges
 from perfcore.dbopt.analyze import NotAnalysable, analyze
 from perfcore.dbopt.candidates import Analysed, propose
 from perfcore.dbopt.fingerprint import QueryStats, aggregate, fingerprint
-from perfcore.dbopt.planner import Flavour, detect_flavour, measure_ms
+from perfcore.dbopt.plan import IndexPlan, schema_fingerprint
+from perfcore.dbopt.planner import Flavour, detect_flavour, is_connection_error, server_reason
 from perfcore.dbopt.report import IndexSuggestion, QuerySummary, Report, ServedQuery
 from perfcore.dbopt.schema import Catalog, Table, qualified, quote, read_catalog
 from perfcore.dbopt.session import Session, connect
-from perfcore.dbopt.verify import what_if
-from perfcore.errors import BadInput, ServiceUnavailable
+from perfcore.dbopt.verify import WhatIf, choose, invisible_visible, plan_all, what_if
+from perfcore.errors import BadInput, CheckFailed, ServiceUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,16 +51,44 @@ def advise(options: AdviseOptions, config: DbOptConfig, session: Session | None 
     """Run the whole pipeline against ``options.dsn`` (or an open ``session``)."""
     if session is not None:
         return _advise(session, options, config)
-    engine = connect(options.dsn)
+    return _with_session(options.dsn, lambda s: _advise(s, options, config))
+
+
+def apply_plan(dsn: str, index_plan: IndexPlan, config: DbOptConfig) -> list[str]:
+    """Build exactly the indexes of ``index_plan`` on ``dsn`` (see :mod:`perfcore.dbopt.plan`)."""
+
+    def work(session: Session) -> list[str]:
+        flavour = detect_flavour(session)
+        catalog = read_catalog(session, str(session.scalar("SELECT DATABASE()")))
+        return plan.execute(session, flavour, catalog, index_plan, config.lock_wait_timeout_s)
+
+    return _with_session(dsn, work)
+
+
+def _with_session(dsn: str, work: Callable[[Session], T]) -> T:
+    """``work`` on a fresh connection; an unreachable server and a refused statement are told apart."""
+    engine = connect(dsn)
     try:
         with engine.connect() as connection:
-            return _advise(Session(connection), options, config)
-    except sqlalchemy.exc.OperationalError as exc:
-        raise ServiceUnavailable(
-            f"dsn: cannot reach the server: {str(exc.orig).splitlines()[0]}"
-        ) from None
+            return work(Session(connection))
+    except sqlalchemy.exc.DBAPIError as exc:
+        if is_connection_error(exc) or not _connected(engine):
+            raise ServiceUnavailable(
+                f"dsn: cannot reach the server: {str(exc.orig).splitlines()[0]}"
+            ) from None
+        raise CheckFailed(f"the server refused a statement: {server_reason(exc)}") from None
     finally:
         engine.dispose()
+
+
+def _connected(engine: sqlalchemy.Engine) -> bool:
+    """Whether the server answers at all (an error then concerns a statement, not the link)."""
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        return True
+    except sqlalchemy.exc.DBAPIError:
+        return False
 
 
 def observe(
@@ -79,30 +110,122 @@ def observe(
 
 def _advise(session: Session, options: AdviseOptions, config: DbOptConfig) -> Report:
     flavour = detect_flavour(session)
+    session.time_limit_s = config.statement_timeout_s
     catalog, analysed, summaries = observe(session, options, config)
     report = Report(catalog.database, f"{flavour.name} {flavour.version[0]}.{flavour.version[1]}",
                     options.apply, config.min_savings_pct, queries=summaries)  # fmt: skip
-    log.info("%d slow query shapes, %d analysable", len(summaries), len(analysed))
-    candidates = propose(analysed, catalog, config.max_index_columns)
-    measure = options.apply and options.measure_latency
+    report.warnings = privileges.warnings(session)
+    report.schema_fingerprint = schema_fingerprint(catalog)
+    # One consistent state: fresh statistics for every table the workload reads, so a
+    # dry run and the apply after it (or two dry runs) judge from the same estimates.
+    read = {u.table for _, a in analysed for u in a.usages}
+    apply.analyze_tables(session, catalog, read)
+    errors: dict[str, str] = {}
+    before = plan_all(session, analysed, errors)
+    analysed = _without(analysed, errors, summaries)
+    log.info("%d slow query shapes, %d planned", len(summaries), len(analysed))
+    candidates = propose(analysed, catalog, config.max_index_columns, config.min_table_rows)
+    measure = options.measure_latency
     latency_before = _latencies(session, flavour, analysed, config) if measure else {}
     result = what_if(
-        session, flavour, catalog, candidates, analysed,
+        session, flavour, catalog, candidates, analysed, before=before,
         min_savings_pct=config.min_savings_pct, top=config.top,
         lock_wait_timeout_s=config.lock_wait_timeout_s,
         prune_cost_factor=config.prune_cost_factor,
     )  # fmt: skip
-    latency_after: dict[str, float | None] = {}
+    try:
+        latency_after = _verify(session, flavour, catalog, result, analysed, latency_before, config)
+    except BaseException:
+        for candidate in result.built:
+            apply.drop_index(session, catalog, candidate)
+        raise
     if options.apply and result.built:
         for candidate in result.built:
             if flavour.has_invisible_indexes:
                 apply.make_visible(session, catalog, candidate)
-        apply.analyze_tables(session, catalog, {c.table for c in result.built})
-        if measure:
-            latency_after = _latencies(session, flavour, analysed, config)
-    elif result.built:
+    else:
         for candidate in result.built:
             apply.drop_index(session, catalog, candidate)
+    # Leave statistics as fresh as the run found them (the builds and drops shifted them).
+    apply.analyze_tables(session, catalog, read | {c.table for c in result.built})
+    _fill(report, result, catalog, options, latency_before, latency_after)
+    report.partitioning = partition.suggest(
+        catalog, analysed, _bounds(session, catalog),
+        min_rows=config.partition_min_rows, min_share=config.partition_min_share,
+    )  # fmt: skip
+    report.statements_sent = len(session.statements)
+    return report
+
+
+def _verify(
+    session: Session,
+    flavour: Flavour,
+    catalog: Catalog,
+    result: WhatIf,
+    analysed: Sequence[Analysed],
+    latency_before: dict[str, float | None],
+    config: DbOptConfig,
+) -> dict[str, float | None]:
+    """With ``--measure-latency``: keep only indexes under which no statement measurably regresses.
+
+    Slots freed by a dropped index go to the next accepted candidates (see
+    :func:`perfcore.dbopt.measured.verify`); ``result`` ends up describing the kept set.
+    """
+    if not latency_before or not result.built:
+        return {}
+    ranked = [v for v in choose(result.verdicts, 10**6) if not v.reason.startswith("redundant")]
+    by_name = {v.candidate.name: v for v in ranked}
+    present = {c.name: c for c in result.built}
+
+    def build(name: str) -> bool:
+        candidate = by_name[name].candidate
+        problem = apply.create_index(
+            session, flavour, catalog, candidate, config.lock_wait_timeout_s
+        )
+        if problem is None:
+            present[name] = candidate
+            result.built.append(candidate)  # so an error later still drops it
+        return problem is None
+
+    def drop(name: str) -> None:
+        candidate = present.pop(name)
+        apply.drop_index(session, catalog, candidate)
+        result.built.remove(candidate)
+
+    actions = measured.Actions(
+        plans=lambda: plan_all(session, analysed),
+        measure=lambda only: _latencies(session, flavour, analysed, config, only),
+        build=build,
+        drop=drop,
+    )
+    with invisible_visible(session, flavour):
+        rules = measured.Rules(
+            config.max_slowdown, {s.fingerprint: float(s.count) for s, _ in analysed},
+            config.min_measured_gain_pct / 100,
+        )  # fmt: skip
+        outcome = measured.verify(
+            list(present), list(by_name), config.top, actions, latency_before, result.before, rules
+        )
+        result.after = plan_all(session, analysed)
+    result.built = [present[name] for name in outcome.kept]
+    result.chosen = [by_name[name] for name in outcome.kept]
+    for name, verdict in by_name.items():
+        if name in outcome.kept:
+            verdict.accepted, verdict.reason = True, "used by the planner, verified by measurement"
+        elif name in outcome.dropped:
+            verdict.accepted, verdict.reason = False, outcome.dropped[name]
+    return outcome.after
+
+
+def _fill(
+    report: Report,
+    result: WhatIf,
+    catalog: Catalog,
+    options: AdviseOptions,
+    latency_before: dict[str, float | None],
+    latency_after: dict[str, float | None],
+) -> None:
+    """Suggestions (with the statements each serves), rejections, per-statement latencies."""
     chosen_names = {c.name for c in result.built}
     for verdict in result.chosen:
         candidate = verdict.candidate
@@ -111,10 +234,10 @@ def _advise(session: Session, options: AdviseOptions, config: DbOptConfig) -> Re
                 fp,
                 *result.before[fp].cost_measure(plan),
                 latency_before.get(fp),
-                latency_after.get(fp),
+                latency_after.get(fp, latency_before.get(fp)) if latency_before else None,
             )
             for fp, plan in result.after.items()
-            if candidate.name in plan.keys
+            if candidate.name in plan.keys and fp in result.before
         ]
         report.suggestions.append(
             IndexSuggestion(
@@ -134,12 +257,22 @@ def _advise(session: Session, options: AdviseOptions, config: DbOptConfig) -> Re
         for v in result.verdicts
         if v.candidate.name not in chosen
     ]
-    report.partitioning = partition.suggest(
-        catalog, analysed, _bounds(session, catalog),
-        min_rows=config.partition_min_rows, min_share=config.partition_min_share,
-    )  # fmt: skip
-    report.statements_sent = len(session.statements)
-    return report
+    for summary in report.queries:
+        if summary.fingerprint in latency_before:
+            summary.latency_before_ms = latency_before[summary.fingerprint]
+            summary.latency_after_ms = latency_after.get(
+                summary.fingerprint, latency_before[summary.fingerprint]
+            )
+
+
+def _without(
+    analysed: Sequence[Analysed], errors: dict[str, str], summaries: list[QuerySummary]
+) -> list[Analysed]:
+    """Statements the server could plan; the others are marked skipped with its reason."""
+    for summary in summaries:
+        if summary.fingerprint in errors and summary.skipped is None:
+            summary.skipped = f"the server cannot plan it: {errors[summary.fingerprint]}"
+    return [(s, a) for s, a in analysed if s.fingerprint not in errors]
 
 
 def _collect(
@@ -172,11 +305,14 @@ def _analyse(
         skipped = None
         try:
             analysis = analyze(item.sample, columns_of)
-            if not analysis.usages:
-                continue  # SELECT 1, SELECT @@var, other databases: nothing to index here
-            analysed.append((item, analysis))
+            if analysis.usages:
+                analysed.append((item, analysis))
+            else:
+                skipped = f"reads no table of {catalog.database}"
         except NotAnalysable as exc:
             skipped = str(exc)
+        except Exception as exc:  # one odd entry must not stop the others
+            skipped = f"cannot analyse: {type(exc).__name__}: {str(exc)[:120]}"
         summaries.append(
             QuerySummary(
                 item.fingerprint,
@@ -193,14 +329,15 @@ def _analyse(
 
 
 def _latencies(
-    session: Session, flavour: Flavour, analysed: Sequence[Analysed], config: DbOptConfig
+    session: Session,
+    flavour: Flavour,
+    analysed: Sequence[Analysed],
+    config: DbOptConfig,
+    only: set[str] | None = None,
 ) -> dict[str, float | None]:
-    return {
-        stats.fingerprint: measure_ms(
-            session, flavour, analysis.explain_sql, config.measure_timeout_s
-        )
-        for stats, analysis in analysed
-    }
+    return measured.measure_all(
+        session, flavour, analysed, config.measure_runs, config.measure_timeout_s, only
+    )
 
 
 def _bounds(session: Session, catalog: Catalog) -> partition.Bounds:

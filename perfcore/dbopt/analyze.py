@@ -17,6 +17,7 @@ dropped), never the logged text.  Pure: no database access.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -28,17 +29,50 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 Kind = Literal["select", "update", "delete"]
 
-# Functions that read nothing and write nothing: a statement calling anything
-# else (SLEEP, BENCHMARK, GET_LOCK, stored functions) is not planned.
+# Built-in functions that read nothing and write nothing, by name (as written in
+# SQL) and by sqlglot's expression key for the ones it parses into classes.  A
+# statement calling anything else -- SLEEP, BENCHMARK, GET_LOCK, a stored
+# function, qualified or not -- is refused before any EXPLAIN: EXPLAIN may
+# evaluate constant expressions, so a stored function would run.
 SAFE_FUNCTIONS = frozenset(
     {"now", "curdate", "curtime", "current_date", "current_time", "current_timestamp", "utc_timestamp",
      "utc_date", "sysdate", "date", "lower", "upper", "concat", "concat_ws", "coalesce", "ifnull",
      "if", "length", "char_length", "substring", "substr", "left", "right", "trim", "round",
-     "floor", "ceil", "abs", "greatest", "least", "date_add", "date_sub", "datediff",
+     "floor", "ceil", "ceiling", "abs", "greatest", "least", "date_add", "date_sub", "datediff",
      "date_format", "from_unixtime", "unix_timestamp", "timestampdiff", "to_days", "year",
-     "month", "day", "hour", "week", "weekday", "dayofweek", "last_day", "str_to_date",
-     "cast", "convert", "count", "sum", "avg", "min", "max", "group_concat", "nullif"}
+     "month", "day", "dayofmonth", "hour", "minute", "second", "week", "weekday", "dayofweek",
+     "last_day", "str_to_date", "cast", "convert", "count", "sum", "avg", "min", "max",
+     "group_concat", "nullif", "mod", "truncate", "lcase", "ucase", "ltrim", "rtrim", "locate",
+     "instr", "lpad", "rpad", "replace", "reverse", "field", "elt", "sign", "pow", "power",
+     "sqrt", "ln", "log", "exp", "hex", "yearweek", "quarter", "dayname", "monthname",
+     "makedate", "time", "timestamp", "row_number", "rank", "dense_rank", "ntile", "lag", "lead",
+     "first_value", "last_value", "stddev", "std", "variance", "substring_index", "extract",
+     "interval", "isnull", "octet_length", "bit_length", "ascii", "ord", "char", "space", "repeat",
+     "format", "dayofyear"}
 )  # fmt: skip
+SAFE_KEYS = frozenset(
+    {"and", "or", "xor", "not", "exists", "case", "if", "cast", "trycast", "extract", "avg",
+     "collate", "introducer", "convert", "charset",
+     "count", "sum", "min", "max", "abs", "ceil", "floor", "round", "coalesce", "concat",
+     "concatws", "greatest", "least", "lower", "upper", "length", "left", "right", "trim",
+     "substring", "substringindex", "replace", "pad", "strposition", "dateadd", "datesub",
+     "datediff", "timestampdiff", "timestampadd", "datetrunc", "date", "time", "year", "month",
+     "day", "week", "quarter", "dayofweek", "dayofmonth", "dayofyear", "dayname", "monthname",
+     "lastday", "currentdate", "currenttime", "currenttimestamp", "strtodate", "timetostr",
+     "tsordstodate", "tsordstotimestamp", "unixtotime", "timetounix", "strtotime",
+     "groupconcat", "nullif", "sign", "pow", "sqrt", "ln", "log", "exp", "hex", "mod",
+     "rownumber", "rank", "denserank", "ntile", "lag", "lead", "firstvalue", "lastvalue",
+     "stddev", "stddevpop", "stddevsamp", "variance", "variancepop", "regexplike", "anyvalue",
+     "countif", "nvl2", "unhex", "chr", "ascii", "repeat", "reverse", "initcap",
+     "truncate", "trunc", "todays", "fromunixtime", "unixtimestamp", "weekofyear", "hour",
+     "minute", "second", "yearweek", "currentdatetime", "utctimestamp", "utcdate", "sysdate"}
+)  # fmt: skip
+# Parsing and walking recurse once per nesting level: deeper statements are
+# refused up front, so no RecursionError can escape.
+MAX_NESTING = 100
+_PAREN_OR_LITERAL = re.compile(
+    r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`]|``)*`|/\*.*?\*/|[()]", re.DOTALL
+)
 
 
 class NotAnalysable(ValueError):
@@ -73,6 +107,14 @@ class Analysis:
 
 def analyze(sql: str, columns_of: Mapping[str, Sequence[str]]) -> Analysis:
     """Analyse one statement against ``columns_of`` (table → its column names)."""
+    try:
+        return _analyze(sql, columns_of)
+    except RecursionError:
+        # Long flat chains (a AND b AND ... ten thousand times) nest in the tree, not in text.
+        raise NotAnalysable("nested too deeply to analyse") from None
+
+
+def _analyze(sql: str, columns_of: Mapping[str, Sequence[str]]) -> Analysis:
     tree = parse_single(sql)
     lookup = _Lookup(columns_of)
     if isinstance(tree, exp.Update | exp.Delete):
@@ -91,10 +133,15 @@ def analyze(sql: str, columns_of: Mapping[str, Sequence[str]]) -> Analysis:
 
 def parse_single(sql: str) -> exp.Expr:
     """Exactly one parsed statement, or :class:`NotAnalysable`."""
+    depth = nesting(sql)
+    if depth > MAX_NESTING:
+        raise NotAnalysable(f"nested {depth} levels deep (more than {MAX_NESTING})")
     try:
         statements = [s for s in sqlglot.parse(sql, read="mysql") if s is not None]
     except SqlglotError as exc:
         raise NotAnalysable(f"parse error: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise NotAnalysable("nested too deeply to parse") from None
     if len(statements) != 1:
         raise NotAnalysable(f"expected one statement, found {len(statements)}")
     return statements[0]
@@ -120,10 +167,36 @@ def _check_read_only(tree: exp.Expr) -> None:
             node, exp.Lock | exp.Into | exp.Command | exp.Insert | exp.Update | exp.Delete
         ):
             raise NotAnalysable(f"not read-only: {type(node).__name__}")
-        if isinstance(node, exp.Anonymous) and str(node.name).lower() not in SAFE_FUNCTIONS:
-            raise NotAnalysable(f"calls function {node.name}")
+        refused = refused_call(node)
+        if refused is not None:
+            raise NotAnalysable(f"calls function {refused} (not a built-in on the allow-list)")
         if isinstance(node, exp.Parameter | exp.Placeholder):
             raise NotAnalysable("has placeholders (a digest text, not a statement)")
+
+
+def refused_call(node: exp.Expr) -> str | None:
+    """The name of the function ``node`` calls when it is not a safe built-in, else None."""
+    if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func):
+        # db.f(...) names a stored function; built-ins are never schema-qualified.
+        return f"{node.this.sql(dialect='mysql')}.{node.expression.name or node.expression.key}"
+    if isinstance(node, exp.Anonymous):
+        return None if str(node.name).lower() in SAFE_FUNCTIONS else str(node.name)
+    if isinstance(node, exp.Func) and node.key not in SAFE_KEYS:
+        return node.sql_name().lower()
+    return None
+
+
+def nesting(sql: str) -> int:
+    """The deepest parenthesis nesting of ``sql`` outside string literals and comments."""
+    depth = deepest = 0
+    for token in _PAREN_OR_LITERAL.finditer(sql):
+        text = token.group()
+        if text == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif text == ")":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 class _Lookup:

@@ -38,31 +38,70 @@ Analysed = tuple[QueryStats, Analysis]
 
 
 def shapes(usage: TableUsage, table: Table, max_columns: int) -> list[tuple[tuple[str, ...], int]]:
-    """Candidate keys ``(columns, equality_count)`` for one table occurrence."""
+    """Candidate keys ``(columns, equality_count)`` for one table occurrence.
+
+    Composites (equalities, then one range / GROUP BY / ORDER BY tail) come
+    first, then each join and range column alone, so a column that only ever
+    appears behind others still gets a chance to lead.
+    """
 
     def indexable(columns: Sequence[str]) -> list[str]:
         kept = []
         for name in columns:
             column = table.column(name)
             if column is not None and column.data_type not in UNINDEXABLE and name not in kept:
-                kept.append(name)
+                kept.append(column.name)
         return kept
 
     equality = indexable([*usage.equality, *usage.joins])
     literal_only = indexable(usage.equality)
-    tails = [[r] for r in indexable(usage.ranges)[:2]]
+    if _finds_one_row(table, literal_only):
+        return []  # a unique key already finds the row: no index can do better
+    ranges = indexable(usage.ranges)
+    tails = [[r] for r in ranges[:2]]
     tails += [indexable(usage.group_by), indexable(usage.order_by)]
     found: list[tuple[tuple[str, ...], int]] = []
+
+    def add(head: Sequence[str], tail: Sequence[str]) -> None:
+        shaped = without_primary_key(table, [*head, *tail])
+        columns = tuple(shaped[:max_columns])
+        count = min(len([c for c in head if c in columns]), len(columns))
+        if columns and (columns, count) not in found:
+            found.append((columns, count))
+
     heads = [equality] if literal_only == equality or not literal_only else [equality, literal_only]
     for head in heads:
         for tail in [[], *tails]:
             rest = [c for c in tail if c not in head]
-            if tail and not rest:
-                continue
-            columns = tuple([*head, *rest][:max_columns])
-            if columns and (columns, min(len(head), len(columns))) not in found:
-                found.append((columns, min(len(head), len(columns))))
+            if not tail or rest:
+                add(head, rest)
+    for column in [*indexable(usage.joins), *ranges]:
+        add([column] if column in equality else [], [] if column in equality else [column])
     return found
+
+
+def without_primary_key(table: Table, columns: Sequence[str]) -> list[str]:
+    """``columns`` with primary-key columns taken out of every position but the first.
+
+    InnoDB appends the primary key to every secondary index, so a key column
+    in the middle only widens the index and splits the columns behind it.  A
+    key that would start with the primary key's first column is the clustered
+    index's prefix already: nothing is left.
+    """
+    primary = [c.lower() for c in table.primary_key]
+    if not primary:
+        return list(columns)
+    if columns and columns[0].lower() == primary[0]:
+        return []
+    return [c for i, c in enumerate(columns) if i == 0 or c.lower() not in primary]
+
+
+def _finds_one_row(table: Table, equality: Sequence[str]) -> bool:
+    compared = {c.lower() for c in equality}
+    return any(
+        index.unique and {c.lower() for c in index.columns} <= compared
+        for index in table.indexes.values()
+    )
 
 
 def served_by_existing(table: Table, columns: tuple[str, ...], equality_count: int) -> bool:
@@ -80,18 +119,25 @@ def served_by_existing(table: Table, columns: tuple[str, ...], equality_count: i
     return any(index.unique and set(index.columns) <= head for index in table.indexes.values())
 
 
-def _size(table: Table, columns: Sequence[str]) -> int:
+def size_of(table: Table, columns: Sequence[str]) -> int:
+    """Estimated bytes of an index on ``columns`` (the primary key rides along in InnoDB)."""
     widths = [c.width for name in (*columns, *table.primary_key) if (c := table.column(name))]
     return max(1, table.rows) * (sum(widths) + 16)
 
 
-def propose(analysed: Sequence[Analysed], catalog: Catalog, max_columns: int) -> list[Candidate]:
-    """Deduplicated, non-redundant candidates, heaviest first."""
+def propose(
+    analysed: Sequence[Analysed], catalog: Catalog, max_columns: int, min_table_rows: int = 0
+) -> list[Candidate]:
+    """Deduplicated, non-redundant candidates, heaviest first.
+
+    Tables under ``min_table_rows`` rows get none: a full scan of them takes
+    microseconds, and a slot spent there is one a large table does not get.
+    """
     served: dict[tuple[str, tuple[str, ...]], tuple[int, dict[str, float]]] = {}
     for stats, analysis in analysed:
         for usage in analysis.usages:
             table = catalog.table(usage.table)
-            if table is None:
+            if table is None or table.rows < min_table_rows:
                 continue
             for columns, equality_count in shapes(usage, table, max_columns):
                 if served_by_existing(table, columns, equality_count):
@@ -122,7 +168,7 @@ def propose(analysed: Sequence[Analysed], catalog: Catalog, max_columns: int) ->
             equality_count=equality_count,
             queries=tuple(served[(table_name, columns)][1]),
             weight_s=sum(served[(table_name, columns)][1].values()),
-            size_bytes=_size(catalog.tables[table_name], columns),
+            size_bytes=size_of(catalog.tables[table_name], columns),
         )
         for table_name, columns, equality_count in result
     ]
@@ -154,7 +200,7 @@ def naive(analysed: Sequence[Analysed], catalog: Catalog, limit: int = 10) -> li
             0,
             tuple(queries),
             sum(queries.values()),
-            _size(catalog.tables[table], columns),
+            size_of(catalog.tables[table], columns),
         )
         for (table, columns), queries in ranked[:limit]
     ]

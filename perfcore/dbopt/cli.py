@@ -3,8 +3,9 @@
 perfcore stack up --json                       # note the mariadb DSN
 perfcore db seed --dsn DSN --rows 200000       # event-platform schema + data
 perfcore db workload --dsn DSN                 # typical slow queries -> slow log
-perfcore db advise --dsn DSN                   # dry run: verified DDL
-perfcore db advise --dsn DSN --apply --measure-latency --json  # build, then time
+perfcore db advise --dsn DSN --out plan/       # dry run: verified DDL in plan/plan.json
+perfcore db apply plan/plan.json --dsn DSN     # build exactly that plan
+perfcore db advise --dsn DSN --apply --measure-latency --json  # build, time, revert regressions
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ def db() -> None:
 @click.option(
     "--measure-latency",
     is_flag=True,
-    help="with --apply: time each query shape before and after by running it as a "
-    "read-only, time-limited SELECT (ANALYZE FORMAT=JSON / EXPLAIN ANALYZE)",
+    help="time each query shape before and with the chosen indexes by running it as a "
+    "read-only, time-limited SELECT (ANALYZE FORMAT=JSON / EXPLAIN ANALYZE), and drop "
+    "indexes that make a statement slower",
 )
 @click.option("--slow-log-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="also read a slow-log file")  # fmt: skip
@@ -125,6 +127,10 @@ def advise(
         use_slow_log=not no_table_log,
     )
     report = run_advisor(options, config)
+    if out is not None:
+        from perfcore.dbopt import plan
+
+        plan.write(plan.from_report(report), out)
     emit(
         report.to_json(),
         as_json=as_json,
@@ -133,6 +139,27 @@ def advise(
         text=report.to_markdown(),
         markdown=report.to_markdown(),
     )
+
+
+@db.command(name="apply")
+@click.argument("plan_file", metavar="PLAN", type=click.Path(path_type=Path, dir_okay=False))
+@dsn_option
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="perfcore YAML config")  # fmt: skip
+@json_option
+@out_option
+def apply_plan(
+    plan_file: Path, dsn: str, config_path: Path | None, as_json: bool, out: Path | None
+) -> None:
+    """Build exactly the indexes of PLAN (a plan.json from 'advise --out'); refuse a changed schema."""
+    from perfcore.dbopt.advisor import apply_plan as run_apply
+    from perfcore.dbopt.plan import load
+
+    config = load_config(config_path, []).dbopt
+    built = run_apply(_check_dsn(dsn), load(plan_file), config)
+    payload = {"indexesCreated": len(built), "indexes": built}
+    text = "\n".join(f"created {name}" for name in built) or "the plan lists no index"
+    emit(payload, as_json=as_json, out=out, stem="dbopt-apply", text=text, markdown=text)
 
 
 @db.command()

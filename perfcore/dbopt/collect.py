@@ -2,8 +2,12 @@
 
 Each source yields :class:`Sample` rows; none of them ever returns the
 advisor's own statements (they carry :data:`~perfcore.dbopt.session.TAG`).
-Only SELECT, UPDATE and DELETE statements are kept: the advisor indexes reads
-and the WHERE clauses of writes, nothing else.
+Statements are kept by their verb: SELECT (also behind ``WITH`` or an opening
+parenthesis), UPDATE and DELETE; the advisor indexes reads and the WHERE
+clauses of writes, and the analysis decides (and the report says) which of
+those it plans and why it skips the rest.  Text that is
+not valid UTF-8 is read as bytes and decoded with replacement characters,
+so one bad row cannot stop the read.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from perfcore.dbopt.session import TAG, Session
 
 _TAG_MARK = "perfcore-advisor"
 _KEPT = re.compile(
-    r"^\s*(?:/\*.*?\*/\s*)*\(?\s*(select|update|delete)\b", re.IGNORECASE | re.DOTALL
+    r"^\s*(?:/\*.*?\*/\s*)*\(?\s*(select|update|delete|with)\b", re.IGNORECASE | re.DOTALL
 )
 
 
@@ -37,7 +41,7 @@ class Sample:
 
 
 def keep(sql: str) -> bool:
-    """Whether a logged statement is one the advisor analyses."""
+    """Whether a logged statement is one the advisor analyses (never its own)."""
     return _TAG_MARK not in sql and TAG not in sql and bool(_KEPT.match(sql))
 
 
@@ -62,7 +66,8 @@ def _text(value: object) -> str:
 def from_slow_log(session: Session, since_hours: float, limit: int) -> list[Sample]:
     """Recent rows of ``mysql.slow_log`` (needs ``log_output`` to include TABLE)."""
     rows = session.run(
-        "SELECT query_time, rows_sent, rows_examined, db, sql_text FROM mysql.slow_log"
+        "SELECT query_time, rows_sent, rows_examined, db, CAST(sql_text AS BINARY)"
+        " FROM mysql.slow_log"
         " WHERE start_time >= NOW() - INTERVAL %s SECOND"
         " ORDER BY start_time DESC LIMIT %s",
         [int(since_hours * 3600), limit],
@@ -94,7 +99,7 @@ def from_digest(session: Session, since_hours: float, limit: int) -> list[Sample
     if not enabled or not has_sample:
         return []
     rows = session.run(
-        "SELECT QUERY_SAMPLE_TEXT, SCHEMA_NAME, COUNT_STAR, SUM_TIMER_WAIT, MAX_TIMER_WAIT,"
+        "SELECT CAST(QUERY_SAMPLE_TEXT AS BINARY), SCHEMA_NAME, COUNT_STAR, SUM_TIMER_WAIT, MAX_TIMER_WAIT,"
         " SUM_ROWS_EXAMINED, SUM_ROWS_SENT"
         " FROM performance_schema.events_statements_summary_by_digest"
         " WHERE LAST_SEEN >= NOW() - INTERVAL %s SECOND AND QUERY_SAMPLE_TEXT IS NOT NULL"

@@ -44,6 +44,8 @@ class QuerySummary:
     rows_examined: int
     rows_sent: int
     skipped: str | None = None  # why the advisor did not analyse it
+    latency_before_ms: float | None = None  # median, before any candidate (--measure-latency)
+    latency_after_ms: float | None = None  # median, with the chosen indexes
 
 
 @dataclass
@@ -57,6 +59,8 @@ class Report:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     partitioning: list[PartitionSuggestion] = field(default_factory=list)
     statements_sent: int = 0
+    warnings: list[str] = field(default_factory=list)
+    schema_fingerprint: str = ""
 
     @property
     def queries_optimized(self) -> int:
@@ -84,6 +88,8 @@ class Report:
             "partitioning": [asdict(p) for p in self.partitioning],
             "queries": [asdict(q) for q in self.queries],
             "statements_sent": self.statements_sent,
+            "warnings": self.warnings,
+            "schema_fingerprint": self.schema_fingerprint,
         }
 
     def to_markdown(self) -> str:
@@ -95,6 +101,7 @@ class Report:
             f"- indexes created: {data['indexesCreated']}" + ("" if self.applied else " (dry run)"),
             f"- queries optimized (>= {self.min_savings_pct:g}% lower planner cost): {data['queriesOptimized']}",
             f"- partitioning suggestions: {data['partitioningSuggestions']}",
+            *[f"- warning: {w}" for w in self.warnings],
             "",
             "## Index suggestions",
             "",
@@ -138,13 +145,14 @@ class Report:
         lines += [
             "## Slow query shapes",
             "",
-            "| count | total s | mean ms | query |",
-            "|---:|---:|---:|---|",
+            "| count | total s | mean ms | measured ms before | after | query |",
+            "|---:|---:|---:|---:|---:|---|",
         ]
         for shape in self.queries:
             note = f" (skipped: {shape.skipped})" if shape.skipped else ""
             lines.append(
                 f"| {shape.count} | {shape.total_s:.3f} | {shape.mean_s * 1000:.1f}"
+                f" | {_ms(shape.latency_before_ms)} | {_ms(shape.latency_after_ms)}"
                 f" | `{_short(shape.fingerprint)}`{note} |"
             )
         if skipped:

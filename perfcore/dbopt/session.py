@@ -38,32 +38,34 @@ class StatementRefused(RuntimeError):
 class Session:
     """A tagged, allow-listed, recorded connection (autocommit)."""
 
-    def __init__(self, connection: sa.Connection) -> None:
+    def __init__(self, connection: sa.Connection, time_limit_s: float = 5.0) -> None:
         self.connection = connection
         self.statements: list[str] = []
+        # Bound on every statement that plans or runs text from a log (EXPLAIN, ANALYZE).
+        self.time_limit_s = time_limit_s
+        self.server: str | None = None  # "mariadb" or "mysql", once detected
 
     def run(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Execute one statement and return its rows (empty for statements without rows)."""
-        text = self._checked(sql)
-        # exec_driver_sql without parameters skips PyMySQL's %-formatting, so a
-        # literal '%' inside LIKE patterns survives untouched.
-        if params:
-            result = self.connection.exec_driver_sql(text, tuple(params))
-        else:
-            result = self.connection.exec_driver_sql(text)
+        result = self._execute(sql, params)
         if not result.returns_rows:
             return []
         return [tuple(row) for row in result.fetchall()]
 
     def records(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         """Rows as dicts keyed by column label (EXPLAIN's columns differ between servers)."""
-        body = self._checked(sql)
-        result = (
-            self.connection.exec_driver_sql(body, tuple(params))
-            if params
-            else self.connection.exec_driver_sql(body)
-        )
+        result = self._execute(sql, params)
         return [dict(row._mapping) for row in result.fetchall()] if result.returns_rows else []
+
+    def _execute(self, sql: str, params: Sequence[Any] | None) -> sa.CursorResult[Any]:
+        text = self._checked(sql)
+        if params:
+            return self.connection.exec_driver_sql(text, tuple(params))
+        # Without parameters the text must reach the server byte for byte: PyMySQL
+        # %-formats whenever it is handed an argument tuple, even an empty one, so a
+        # LIKE 'PROMO%' would raise and a '%s' literal would be rewritten.
+        # ``no_parameters`` makes SQLAlchemy call cursor.execute(text) alone.
+        return self.connection.execution_options(no_parameters=True).exec_driver_sql(text)
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         rows = self.run(sql, params)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from perfcore.dbopt.apply import create_index, drop_index, ignored_sql
 from perfcore.dbopt.candidates import Analysed, Candidate
-from perfcore.dbopt.planner import Flavour, Plan, explain
+from perfcore.dbopt.planner import Flavour, Plan, PlanError, explain
 from perfcore.dbopt.schema import Catalog
 from perfcore.dbopt.session import Session
 
@@ -34,14 +34,21 @@ class Verdict:
 
     @property
     def score(self) -> float:
-        """Estimated benefit per index size (seconds saved per MiB), the ranking key."""
-        return self.benefit_s / max(self.candidate.size_bytes / 2**20, 1e-3)
+        """Aggregate time saved (frequency x time x saving), the ranking key; size breaks ties."""
+        return self.benefit_s
 
 
-def plan_all(session: Session, analysed: Sequence[Analysed]) -> dict[str, Plan]:
+def plan_all(
+    session: Session, analysed: Sequence[Analysed], errors: dict[str, str] | None = None
+) -> dict[str, Plan]:
+    """Plan every statement; one the server refuses is left out (its reason in ``errors``)."""
     plans = {}
     for stats, analysis in analysed:
-        plans[stats.fingerprint] = explain(session, analysis.explain_sql)
+        try:
+            plans[stats.fingerprint] = explain(session, analysis.explain_sql)
+        except PlanError as exc:
+            if errors is not None:
+                errors[stats.fingerprint] = str(exc)
     return plans
 
 
@@ -91,7 +98,7 @@ def judge(
 def choose(verdicts: Sequence[Verdict], top: int) -> list[Verdict]:
     """The accepted verdicts with the best benefit per size, at most ``top``."""
     accepted = [v for v in verdicts if v.accepted]
-    accepted.sort(key=lambda v: (-v.score, v.candidate.name))
+    accepted.sort(key=lambda v: (-v.score, v.candidate.size_bytes, v.candidate.name))
     return accepted[:top]
 
 
@@ -115,6 +122,7 @@ def what_if(
     top: int,
     lock_wait_timeout_s: int,
     prune_cost_factor: float = 1.0,
+    before: dict[str, Plan] | None = None,
 ) -> WhatIf:
     """Build, plan, judge, and drop everything except the chosen candidates.
 
@@ -123,7 +131,8 @@ def what_if(
     use it is dropped too, so overlapping indexes do not all stay.
     """
     rules = PruneRules(min_savings_pct, prune_cost_factor, lock_wait_timeout_s)
-    before = plan_all(session, analysed)
+    if before is None:
+        before = plan_all(session, analysed)
     present: list[Candidate] = []  # built by this run and not dropped yet
     failures: dict[str, str] = {}
     try:
@@ -197,7 +206,11 @@ def _redundant(
     if rules.cost_factor <= 1.0:
         return False
     candidate = verdict.candidate
-    served = [(s, a) for s, a in analysed if candidate.name in after[s.fingerprint].keys]
+    served = [
+        (s, a)
+        for s, a in analysed
+        if s.fingerprint in after and candidate.name in after[s.fingerprint].keys
+    ]
     if not served:
         return True
     if flavour.name == "mariadb" and flavour.version >= (10, 6):
@@ -209,7 +222,9 @@ def _redundant(
         drop_index(session, catalog, candidate)
         trial = plan_all(session, served)
         create_index(session, flavour, catalog, candidate, rules.lock_wait_timeout_s)
-    good = all(still_good(before[fp], after[fp], plan, rules) for fp, plan in trial.items())
+    good = len(trial) == len(served) and all(
+        still_good(before[fp], after[fp], plan, rules) for fp, plan in trial.items()
+    )
     if good:
         after.update(trial)
     return good

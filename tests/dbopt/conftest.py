@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import pymysql
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -26,3 +27,19 @@ def private_dsn(mariadb_dsn: str, request: pytest.FixtureRequest) -> Iterator[st
     with engine.connect() as connection:
         connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
     engine.dispose()
+
+
+Admin = Callable[[str], "pymysql.Connection[pymysql.cursors.Cursor]"]
+
+
+def _admin(dsn: str) -> pymysql.Connection:  # type: ignore[type-arg]
+    url = make_url(dsn)
+    return pymysql.connect(
+        host=url.host, port=url.port, user=url.username, database=url.database, autocommit=True
+    )
+
+
+@pytest.fixture(scope="session")
+def admin() -> Admin:
+    """A plain PyMySQL connection (autocommit) to a DSN: the workload's and the witness's side."""
+    return _admin

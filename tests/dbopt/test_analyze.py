@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from perfcore.dbopt.analyze import NotAnalysable, TableUsage, analyze
+from perfcore.dbopt.planner import _number
+from perfcore.dbopt.privileges import broad_grants
 
 COLUMNS = {
     "registrations": ["id", "event_id", "attendee_id", "status", "registered_at"],
@@ -141,3 +145,47 @@ def test_comments_never_reach_the_explained_text() -> None:
         "SELECT id FROM events -- */ ; DROP TABLE events\n WHERE city = 'a'", COLUMNS
     )
     assert "DROP" not in commented.explain_sql and ";" not in commented.explain_sql
+
+
+def test_every_call_is_resolved_against_the_allow_list() -> None:
+    columns = {"t": ["id", "a", "d"]}
+    for sql, name in [
+        ("SELECT id FROM t WHERE id = mydb.lower(3)", "mydb.lower"),
+        ("SELECT id FROM t WHERE id = `mydb`.`f`(1)", "`mydb`.f"),
+        ("SELECT id FROM t WHERE a = my_func(2)", "my_func"),
+        ("SELECT id FROM t WHERE a = SLEEP(2)", "SLEEP"),
+        ("SELECT BENCHMARK(1000, MD5('x')) FROM t", "BENCHMARK"),
+    ]:
+        with pytest.raises(NotAnalysable, match=f"calls function {re.escape(name)}"):
+            analyze(sql, columns)
+    ok = analyze(
+        "SELECT LOWER(a), SUM(id), ROW_NUMBER() OVER (ORDER BY d) FROM t"
+        " WHERE d >= DATE_SUB('2026-01-01', INTERVAL 3 DAY) AND a LIKE 'PROMO%'",
+        columns,
+    )
+    assert ok.usages[0].ranges == ["d", "a"]
+
+
+def test_deep_nesting_is_a_reason_not_a_recursion_error() -> None:
+    with pytest.raises(NotAnalysable, match="nested 3000 levels"):
+        analyze("SELECT * FROM t WHERE " + "(" * 3000 + "a = 1" + ")" * 3000, {"t": ["a"]})
+    chain = " AND ".join(f"a = {i}" for i in range(5000))
+    with pytest.raises(NotAnalysable, match="nested too deeply"):
+        analyze(f"SELECT * FROM t WHERE {chain}", {"t": ["a"]})
+
+
+def test_explain_cells_of_every_plan_shape_parse() -> None:
+    assert _number("2381 (30%)") == 2381.0  # rowid filter
+    assert _number(1500) == 1500.0 and _number("12.5") == 12.5
+    assert _number(None, 100.0) == 100.0 and _number("NULL", 1.0) == 1.0
+
+
+def test_superuser_grants_are_recognised() -> None:
+    assert broad_grants(["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"])
+    assert broad_grants(["GRANT SELECT, SUPER ON *.* TO `x`@`%`"])
+    least = [
+        "GRANT USAGE ON *.* TO `advisor`@`localhost`",
+        "GRANT SELECT, INSERT, INDEX, ALTER ON `platform`.* TO `advisor`@`localhost`",
+        "GRANT SELECT ON `mysql`.`slow_log` TO `advisor`@`localhost`",
+    ]
+    assert broad_grants(least) == []

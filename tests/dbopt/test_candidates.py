@@ -41,7 +41,11 @@ def test_equality_then_range_group_or_order() -> None:
     found = run(
         "SELECT * FROM registrations WHERE event_id = 1 AND status = 'x' AND registered_at > '2026-01-01'"
     )
-    assert found == [("registrations", ("event_id", "status", "registered_at"))]
+    # The composite first; the range column alone as well, so it can lead an index too.
+    assert found == [
+        ("registrations", ("event_id", "status", "registered_at")),
+        ("registrations", ("registered_at",)),
+    ]
 
 
 def test_order_by_extends_the_equality_prefix_and_absorbs_it() -> None:
@@ -89,9 +93,37 @@ def test_the_same_key_from_two_statements_serves_both() -> None:
     ]
     stats = aggregate(Sample(sql, "db", 1.0, 1.0, 1, 1) for sql in sqls)
     analysed = [(s, analyze(s.sample, cat.columns_of())) for s in stats]
-    (only,) = propose(analysed, cat, 4)
+    found = propose(analysed, cat, 4)
+    (only,) = [c for c in found if c.columns[0] == "event_id"]
     assert only.columns == ("event_id", "registered_at")
     assert len(only.queries) == 2 and only.weight_s == 2.0
+
+
+def test_primary_key_columns_never_sit_in_the_middle() -> None:
+    cat = catalog()
+    cat.tables["lines"] = Table("lines", 100_000, "InnoDB")
+    cat.tables["lines"].columns = {
+        c: Column(c, "int", 4) for c in ("orderkey", "linenumber", "shipmode", "receiptdate")
+    }
+    cat.tables["lines"].indexes = {"PRIMARY": Index("PRIMARY", ("orderkey", "linenumber"), True)}
+    sql = (
+        "SELECT * FROM lines l JOIN registrations r ON r.id = l.orderkey"
+        " WHERE l.shipmode = 'AIR' AND l.receiptdate > '1994-01-01'"
+    )
+    stats = aggregate([Sample(sql, "db", 1.0, 1.0, 1, 1)])
+    analysed = [(s, analyze(s.sample, cat.columns_of())) for s in stats]
+    keys = [c.columns for c in propose(analysed, cat, 4) if c.table == "lines"]
+    assert ("shipmode", "receiptdate") in keys
+    assert all("orderkey" not in key for key in keys), keys  # InnoDB appends it anyway
+
+
+def test_tables_below_the_row_floor_get_no_candidates() -> None:
+    cat = catalog()
+    cat.tables["events"].rows = 25
+    stats = aggregate([Sample("SELECT * FROM events WHERE city = 'x'", "db", 9.0, 9.0, 1, 1)])
+    analysed = [(s, analyze(s.sample, cat.columns_of())) for s in stats]
+    assert propose(analysed, cat, 4, min_table_rows=1000) == []
+    assert [c.columns for c in propose(analysed, cat, 4)] == [("city",)]
 
 
 def test_naive_baseline_is_one_index_per_clause_list() -> None:

@@ -10,17 +10,17 @@ every statement the advisor's connection sent is listed and checked.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-import pymysql
 import pytest
-import sqlalchemy as sa
 
 from perfcore.config import DbOptConfig
 from perfcore.dbopt.advisor import AdviseOptions, advise
 from perfcore.dbopt.session import TAG, Session, connect
 
+Admin = Callable[[str], Any]  # the conftest's admin fixture
 pytestmark = [pytest.mark.mariadb]
 
 ROWS = 20_000
@@ -49,15 +49,8 @@ SELECT id FROM canary WHERE v = 6 FOR UPDATE;
 """
 
 
-def admin(dsn: str) -> pymysql.Connection:  # type: ignore[type-arg]
-    url = sa.engine.make_url(dsn)
-    return pymysql.connect(
-        host=url.host, port=url.port, user=url.username, database=url.database, autocommit=True
-    )
-
-
 @pytest.fixture(scope="module")
-def canary(private_dsn: str) -> Iterator[str]:
+def canary(private_dsn: str, admin: Admin) -> Iterator[str]:
     conn = admin(private_dsn)
     with conn.cursor() as cur:
         cur.execute(
@@ -74,7 +67,7 @@ def canary(private_dsn: str) -> Iterator[str]:
     yield private_dsn
 
 
-def test_crafted_entries_only_ever_reach_explain(canary: str, tmp_path: Path) -> None:
+def test_crafted_entries_only_ever_reach_explain(canary: str, tmp_path: Path, admin: Admin) -> None:
     log_file = tmp_path / "slow.log"
     log_file.write_text(CRAFTED_FILE)
     witness = admin(canary)

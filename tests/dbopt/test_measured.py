@@ -1,0 +1,63 @@
+"""Verification by measurement: regressing and unused indexes are dropped, the rest stay."""
+
+from __future__ import annotations
+
+import pytest
+
+from perfcore.dbopt.measured import Actions, Latencies, Rules, regressions, verify, weak
+from perfcore.dbopt.planner import Plan
+
+
+def test_regressions_need_the_factor_and_a_real_difference() -> None:
+    before: Latencies = {"a": 10.0, "b": 10.0, "c": 0.2, "d": None}
+    after: Latencies = {"a": 12.4, "b": 12.6, "c": 0.3, "d": 99.0}
+    assert [r.fingerprint for r in regressions(before, after, 1.25)] == ["b"]
+
+
+def test_verify_drops_regressions_refills_the_slots_and_retries_once_the_set_changed() -> None:
+    """q2 regresses under 'wide' alone (its plan switches to it); with 'date' present it does not."""
+    present: set[str] = set()
+    built: list[str] = []
+    before: Latencies = {"q1": 100.0, "q2": 10.0, "q3": 50.0}
+    before_plans = {fp: Plan(1.0, 1.0, frozenset()) for fp in before}
+
+    def plans() -> dict[str, Plan]:
+        q2 = "date" if "date" in present else ("wide" if "wide" in present else "")
+        uses = {"q1": "wide", "q2": q2, "q3": "idle" if False else ""}
+        return {
+            fp: Plan(1.0, 1.0, frozenset({i} & present) if i else frozenset())
+            for fp, i in uses.items()
+        }
+
+    def measure(only: set[str]) -> Latencies:
+        keys = plans()
+        speed = {"q1": 2.0 if "wide" in present else 100.0, "q3": 50.0,
+                 "q2": 21.0 if keys["q2"].keys == {"wide"} else (1.0 if "date" in present else 10.0)}  # fmt: skip
+        return {fp: speed[fp] for fp in only}
+
+    def build(name: str) -> bool:
+        present.add(name)
+        built.append(name)
+        return name != "broken"
+
+    actions = Actions(plans, measure, build, present.discard)
+    present.update({"wide", "idle"})
+    rules = Rules(1.25, {"q1": 1.0, "q2": 1.0, "q3": 1.0})
+    outcome = verify(["wide", "idle"], ["wide", "idle", "broken", "date"], 2, actions, before,
+                     before_plans, rules)  # fmt: skip
+    # 'wide' regressed q2 and went; 'idle' served nothing; 'date' filled a slot and then
+    # 'wide' came back, since q2 now takes 'date'.
+    assert outcome.kept == ["wide", "date"], outcome
+    assert outcome.dropped["idle"].startswith("unused")
+    assert "broken" in outcome.dropped
+    assert outcome.after == {"q1": 2.0, "q2": 1.0, "q3": 50.0}
+    assert built.count("wide") == 1
+
+
+def test_an_index_must_earn_its_slot() -> None:
+    before: Latencies = {"a": 100.0, "b": 10.0}
+    after: Latencies = {"a": 1.0, "b": 9.9}
+    rules = Rules(1.25, {"a": 1.0, "b": 5.0}, min_gain_share=0.01)
+    # 'big' saves 99 ms of 150; 'tiny' saves 5 x 0.1 = 0.5 ms, under 1 % (1.5 ms).
+    assert weak({"big": {"a"}, "tiny": {"b"}}, before, after, rules) == {"tiny": pytest.approx(0.5)}
+    assert weak({"big": {"a"}, "tiny": {"b"}}, before, after, Rules(1.25, {})) == {}
