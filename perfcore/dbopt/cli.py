@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from perfcore.cli_options import emit, json_option, out_option
+from perfcore.cli_options import config_option, emit, json_option, out_option, set_option
 from perfcore.config import DbOptConfig, load_config
 from perfcore.errors import BadInput
 
@@ -33,7 +33,11 @@ dsn_option = click.option(
 
 
 def parse_since(text: str) -> float:
-    """``24h``, ``90m``, ``2d``, ``3600s`` or plain hours → hours."""
+    """``24h``, ``90m``, ``2d``, ``3600s`` or plain hours → hours.
+
+    Not Locust's ``parse_timespan``: Locust is an optional extra the db commands
+    do not need, and importing it monkey-patches the process with gevent.
+    """
     match = _DURATION.match(text.strip().lower())
     if not match or float(match.group(1)) <= 0:
         raise BadInput(f"--since: expected a duration like 24h, 90m or 2d, got {text!r}")
@@ -77,16 +81,8 @@ def db() -> None:
 @click.option("--slow-log-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="also read a slow-log file")  # fmt: skip
 @click.option("--no-table-log", is_flag=True, help="do not read mysql.slow_log")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="perfcore YAML config",
-)
-@click.option(
-    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a config field"
-)
+@config_option
+@set_option
 @json_option
 @out_option
 def advise(
@@ -144,8 +140,7 @@ def advise(
 @db.command(name="apply")
 @click.argument("plan_file", metavar="PLAN", type=click.Path(path_type=Path, dir_okay=False))
 @dsn_option
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="perfcore YAML config")  # fmt: skip
+@config_option
 @json_option
 @out_option
 def apply_plan(

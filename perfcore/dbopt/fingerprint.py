@@ -9,6 +9,12 @@ aggregate together::
     'select * from t where id = ? and name in (?+) limit ?, ?'
 
 Pure functions; no database access.
+
+Regular expressions rather than sqlglot: a fingerprint is taken of every
+slow-log row (up to ``dbopt.max_log_rows``), and parsing each with sqlglot
+measured 31x slower (7.2 ms vs 0.23 ms per statement on a loaded 2-core
+machine) -- and sqlglot refuses some statements a log holds. The analysis,
+which needs the tree, parses once per fingerprint instead.
 """
 
 from __future__ import annotations

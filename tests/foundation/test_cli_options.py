@@ -9,8 +9,7 @@ import click
 from perfcore.cli import cli
 from perfcore.cli_options import config_option, json_option, out_option, set_option
 
-# perfcore/dbopt/cli.py still spells out its own --config and --set.
-NOT_YET_SHARED = {("db advise", "--config"), ("db advise", "--set")}
+NOT_YET_SHARED: set[tuple[str, str]] = set()
 # calibrate's --out names the overlay FILE it writes, not a results directory.
 DIFFERENT_MEANING = {("calibrate", "--out")}
 
