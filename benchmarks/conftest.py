@@ -93,9 +93,9 @@ def report_median_ratio(recorded: dict[str, Any], report_ratio: RatioRecorder) -
             )
         base = recorded[baseline]
         ratio = base.median / ours.median if speedup else ours.median / base.median
-        unit = f"us per call, {per} calls a round" if per > 1 else "us"
+        scale, unit = (1e6 / per, f"us per call, {per} calls a round") if per > 1 else (1.0, "s")
         medians = (
-            f"medians: ours {ours.median / per * 1e6:,.3f}, baseline {base.median / per * 1e6:,.3f}"
+            f"medians: ours {ours.median * scale:,.3f}, baseline {base.median * scale:,.3f}"
             f" {unit} ({ours.rounds} and {base.rounds} rounds)"
         )
         report_ratio(
