@@ -9,7 +9,8 @@ its side effect exists exactly once: one outbox row per notification, one CSV
 file per export, the aggregates of every event a report job named.
 
 The counts (jobs, kills, restarts, lost, duplicated, recovery time) are printed
-and written to ``reports/queues-chaos.json``.
+and written to ``reports/queues-chaos.json``; the workers' logs of the last run
+are kept in ``reports/queues-chaos-logs/``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import shutil
 import subprocess
 import time
 from collections import Counter
@@ -175,7 +177,10 @@ def test_no_job_is_lost_or_repeated_through_kills_and_a_redis_restart(
         reconnect_delay_ms=250,
         job_defaults={"backoff_delay_ms": 50, "remove_on_complete": 10 * JOBS},
     )
-    fleet = Fleet(config, tmp_path)
+    logs = REPO / "reports" / "queues-chaos-logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    fleet = Fleet(config, logs)
     client = redis.Redis.from_url(server.url, socket_timeout=2)
     rng = random.Random(14)
     per_batch = JOBS // BATCHES
