@@ -19,13 +19,22 @@ Two defects of the Python ``bullmq`` package (3.4) shape this:
 A job a forced close might still catch starting (fetched in the same instant)
 keeps its lock until ``lock_duration_ms``; then the stalled check runs it again,
 and its handler's idempotency key makes that harmless.
+
+For the same reason a worker *process* must not end with :func:`asyncio.run`,
+whose clean-up waits, without a bound, for every task left to honour its
+cancellation: :func:`run_process` gives leftover library tasks
+``LEFTOVER_GRACE_S`` and then exits without them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+LEFTOVER_GRACE_S = 3.0
 
 log = logging.getLogger("perfcore.queues.shutdown")
 
@@ -65,3 +74,22 @@ async def stop_worker(worker: Any, timeout_s: float, idle_grace_s: float) -> boo
             pass
     await worker.close(force=True)
     return finished and not worker.jobs
+
+
+def run_process(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` for a process's main coroutine, with a bounded clean-up."""
+    loop = asyncio.new_event_loop()
+    try:
+        result = loop.run_until_complete(main)
+        leftover = asyncio.all_tasks(loop)
+        for task in leftover:
+            task.cancel()
+        if leftover:
+            _, pending = loop.run_until_complete(asyncio.wait(leftover, timeout=LEFTOVER_GRACE_S))
+            if pending:
+                log.warning(
+                    "%d library tasks ignored cancellation; exiting without them", len(pending)
+                )
+        return result
+    finally:
+        loop.close()

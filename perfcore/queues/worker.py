@@ -306,4 +306,7 @@ class WorkerProcess:
         await self.start()
         await stop.wait()
         log.info("signal received: finishing in-flight jobs")
-        return await self.stop()
+        began = time.monotonic()
+        graceful = await self.stop()
+        log.info("workers closed in %.1f s", time.monotonic() - began)
+        return graceful
