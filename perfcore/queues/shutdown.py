@@ -10,11 +10,13 @@ Two defects of the Python ``bullmq`` package (3.4) shape this:
   (``BZPOPMIN`` on the queue's marker) and then wait for it.  Now and then the
   cancellation does not take: redis-py turns it into a retryable error and
   re-issues the blocking command, and the wait lasts until that returns.
-  Measured with a raw ``bullmq.Worker`` (library defaults, 1,000 jobs per round,
-  ``close()`` after the last one completed): 3 hangs in 136 rounds, with no
-  job running, one of 205 s.  A forced close ends it at once (it closes the
-  connection under the fetch), so once no job runs and the fetch has had its
-  normal time to end (``drain_delay_s``), the worker is force-closed.
+  Measured with a raw ``bullmq.Worker`` (library defaults, 1,000 prioritised
+  jobs per round, ``close()`` after the last one completed, on 2 loaded
+  cores): 10 hangs in 333 rounds, always with no job running; left alone, one
+  ended after 205 s and two had not ended after more than 30 minutes.  A
+  forced close ends it at once (it closes the connection under the fetch),
+  so once no job runs and the fetch has had its normal time to end
+  (``drain_delay_s`` + 1 s), the worker is force-closed.
 
 A job a forced close might still catch starting (fetched in the same instant)
 keeps its lock until ``lock_duration_ms``; then the stalled check runs it again,
