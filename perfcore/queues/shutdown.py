@@ -74,7 +74,10 @@ async def stop_worker(worker: Any, timeout_s: float, idle_grace_s: float) -> boo
             return True
         except TimeoutError:
             pass
-    await worker.close(force=True)
+    forcing = asyncio.ensure_future(worker.close(force=True))
+    await asyncio.wait({forcing}, timeout=idle_grace_s)  # never cancelled: it shields itself
+    if not forcing.done():
+        log.warning("%s: close did not end; leaving it to the process's clean-up", worker.name)
     return finished and not worker.jobs
 
 
