@@ -45,7 +45,7 @@ BATCHES = 6  # the last two are added after the Redis restart
 WORKERS = 3
 KILLS = 5
 EVENTS = 10
-DEADLINE_S = 120.0
+DEADLINE_S = 240.0  # a hang guard, not a target: shared cores may be 10x oversubscribed
 RECOVERY_BOUND_S = 20.0
 NOTIFY = ("notification_sending", "real_time_notification", "emergency_alert")
 REPORT = ("analytics_processing", "dashboard_update", "analytics_batch")
@@ -198,7 +198,7 @@ def test_no_job_is_lost_or_repeated_through_kills_and_a_redis_restart(
             done = counts[0] + counts[1] if counts else 0
             if done >= JOBS:
                 break
-            assert time.monotonic() - started < DEADLINE_S, f"only {done}/{JOBS} in time"
+            assert time.monotonic() - started < DEADLINE_S, f"only {done}/{JOBS}: {figures}"
             if kill_at and done >= kill_at[0]:
                 kill_at.pop(0)
                 fleet.kill_one(rng)
