@@ -1,7 +1,8 @@
 """Reproducer: an idle ``bullmq.Worker`` whose close() hangs after all its jobs completed.
 
-Each round adds 1,000 jobs, lets a raw ``bullmq.Worker`` (library defaults,
-concurrency 10) process them all, then closes it.  Now and then ``close()``
+Each round adds 1,000 prioritised jobs (as perfcore's producer does), lets a raw
+``bullmq.Worker`` (library defaults, concurrency 10, the handler in a thread
+pool, as the benchmark's baseline) process them all, then closes it.  Now and then ``close()``
 does not return: the idle worker's blocking fetch (``BZPOPMIN``) ignores its
 cancellation (redis-py retries it) and ``close()`` waits for it.  A round whose
 close has not returned after ``drainDelay + 1`` s is a hang; the script then
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bullmq import Job, Queue, Worker
@@ -30,23 +32,28 @@ DRAIN_DELAY_S = 5  # bullmq's default
 async def one_round(url: str, prefix: str) -> tuple[bool, float]:
     """(hung, seconds until the worker was closed, forced or not)."""
     queue = Queue("normal", {"connection": url, "prefix": prefix})
-    await queue.addBulk([{"name": "echo", "data": {"n": i}, "opts": {}} for i in range(JOBS)])
+    opts = {"priority": 3, "attempts": 3, "removeOnComplete": 100, "removeOnFail": 50}
+    await queue.addBulk(
+        [{"name": "echo", "data": {"n": i}, "opts": {**opts, "jobId": str(uuid.uuid4())}}
+         for i in range(JOBS)]
+    )  # fmt: skip
     await queue.close()
-    done = asyncio.Event()
+    threads = ThreadPoolExecutor(max_workers=10)
     completed = 0
 
     async def process(job: Job, token: str) -> Any:
-        return job.data
+        return await asyncio.get_running_loop().run_in_executor(threads, dict, job.data)
 
     def on_completed(job: Job, result: Any) -> None:
         nonlocal completed
         completed += 1
-        if completed >= JOBS:
-            done.set()
 
     worker = Worker("normal", process, {"connection": url, "prefix": prefix, "concurrency": 10})
     worker.on("completed", on_completed)
-    await asyncio.wait_for(done.wait(), 120)
+    deadline = time.monotonic() + 120
+    while completed < JOBS:
+        assert time.monotonic() < deadline, f"only {completed} of {JOBS} jobs completed"
+        await asyncio.sleep(0.005)
     start = time.monotonic()
     closing = asyncio.ensure_future(worker.close())
     try:
@@ -56,6 +63,8 @@ async def one_round(url: str, prefix: str) -> tuple[bool, float]:
         await worker.close(force=True)  # closes the connection under the stuck fetch
         await closing
         return True, time.monotonic() - start
+    finally:
+        threads.shutdown()
 
 
 async def main(url: str, rounds: int) -> None:

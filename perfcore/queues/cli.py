@@ -81,6 +81,7 @@ def worker(
       perfcore worker --queues critical,high
       perfcore worker --queues low --concurrency 2 --database-url mysql+pymysql://...
     """
+    from perfcore.queues.shutdown import run_process
     from perfcore.queues.worker import WorkerProcess
 
     config = queues_config(config_path, overrides)
@@ -96,7 +97,7 @@ def worker(
         database_url=database_url,
         concurrency=concurrency,
     )
-    if not asyncio.run(process.run_until_signalled()):
+    if not run_process(process.run_until_signalled()):
         raise CheckFailed("shutdown timed out; unfinished jobs return via the stalled check")
     click.echo(f"worker stopped after {process.processed} jobs", err=True)
 

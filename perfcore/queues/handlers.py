@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import csv
 import os
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +28,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from perfcore.config import format_validation_error
 from perfcore.platform import PLATFORM
@@ -58,6 +60,7 @@ class _Input(BaseModel):
 
 
 _In = TypeVar("_In", bound=_Input)
+_T = TypeVar("_T")
 
 
 class EventsInput(_Input):
@@ -84,6 +87,27 @@ def _parse(model: type[_In], data: dict[str, Any]) -> _In:
         return model.model_validate(data or {})
     except ValidationError as exc:
         raise InvalidJobData(format_validation_error(exc)) from None
+
+
+# InnoDB: a deadlock, or a lock wait that timed out. Concurrent delete + insert
+# of one report's rows take next-key locks on the unique index and deadlock now
+# and then; MySQL's guidance is to run the transaction again.
+_RETRYABLE_MYSQL = {1213, 1205}
+_TRANSACTION_ATTEMPTS = 5
+
+
+def _transaction(engine: Engine, work: Callable[[Connection], _T]) -> _T:
+    """Run ``work`` in one transaction, again (with jittered back-off) after a deadlock."""
+    for attempt in range(1, _TRANSACTION_ATTEMPTS + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except OperationalError as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code not in _RETRYABLE_MYSQL or attempt == _TRANSACTION_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
+    raise AssertionError("unreachable")
 
 
 def _now() -> datetime:
@@ -118,11 +142,15 @@ def analytics_processing(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any
     ).group_by(registrations.c.event_id, registrations.c.status)
     if job.event_ids is not None:
         query = query.where(registrations.c.event_id.in_(job.event_ids))
-    with ctx.engine.begin() as conn:
+
+    def compute(conn: Connection) -> dict[int, dict[str, float]]:
         rows: dict[int, dict[str, float]] = {}
         for event_id, status, n in conn.execute(query):
             rows.setdefault(int(event_id), {})[f"registrations_{status}"] = float(n)
         _replace_aggregates(conn, "analytics", rows)
+        return rows
+
+    rows = _transaction(ctx.engine, compute)
     return {"events": len(rows), "metrics": sum(len(m) for m in rows.values())}
 
 
@@ -144,7 +172,8 @@ def report_generation(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
     )
     if job.event_ids is not None:
         query = query.where(events.c.id.in_(job.event_ids))
-    with ctx.engine.begin() as conn:
+
+    def compute(conn: Connection) -> dict[int, dict[str, float]]:
         rows = {
             int(eid): {
                 "registrations": float(total),
@@ -154,7 +183,9 @@ def report_generation(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:
             for eid, capacity, total, conf, canc in conn.execute(query)
         }
         _replace_aggregates(conn, "event_summary", rows)
-    return {"events": len(rows)}
+        return rows
+
+    return {"events": len(_transaction(ctx.engine, compute))}
 
 
 def notification_sending(ctx: JobContext, data: dict[str, Any]) -> dict[str, Any]:

@@ -10,22 +10,33 @@ Two defects of the Python ``bullmq`` package (3.4) shape this:
   (``BZPOPMIN`` on the queue's marker) and then wait for it.  Now and then the
   cancellation does not take: redis-py turns it into a retryable error and
   re-issues the blocking command, and the wait lasts until that returns.
-  Measured with a raw ``bullmq.Worker`` (library defaults, 1,000 jobs per round,
-  ``close()`` after the last one completed): 3 hangs in 136 rounds, with no
-  job running, one of 205 s.  A forced close ends it at once (it closes the
-  connection under the fetch), so once no job runs and the fetch has had its
-  normal time to end (``drain_delay_s``), the worker is force-closed.
+  Measured with a raw ``bullmq.Worker`` (library defaults, 1,000 prioritised
+  jobs per round, ``close()`` after the last one completed, on 2 loaded
+  cores): 10 hangs in 333 rounds, always with no job running; left alone, one
+  ended after 205 s and two had not ended after more than 30 minutes.  A
+  forced close ends it at once (it closes the connection under the fetch),
+  so once no job runs and the fetch has had its normal time to end
+  (``drain_delay_s`` + 1 s), the worker is force-closed.
 
 A job a forced close might still catch starting (fetched in the same instant)
 keeps its lock until ``lock_duration_ms``; then the stalled check runs it again,
 and its handler's idempotency key makes that harmless.
+
+For the same reason a worker *process* must not end with :func:`asyncio.run`,
+whose clean-up waits, without a bound, for every task left to honour its
+cancellation: :func:`run_process` gives leftover library tasks
+``LEFTOVER_GRACE_S`` and then exits without them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+LEFTOVER_GRACE_S = 3.0
 
 log = logging.getLogger("perfcore.queues.shutdown")
 
@@ -63,5 +74,27 @@ async def stop_worker(worker: Any, timeout_s: float, idle_grace_s: float) -> boo
             return True
         except TimeoutError:
             pass
-    await worker.close(force=True)
+    forcing = asyncio.ensure_future(worker.close(force=True))
+    await asyncio.wait({forcing}, timeout=idle_grace_s)  # never cancelled: it shields itself
+    if not forcing.done():
+        log.warning("%s: close did not end; leaving it to the process's clean-up", worker.name)
     return finished and not worker.jobs
+
+
+def run_process(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` for a process's main coroutine, with a bounded clean-up."""
+    loop = asyncio.new_event_loop()
+    try:
+        result = loop.run_until_complete(main)
+        leftover = asyncio.all_tasks(loop)
+        for task in leftover:
+            task.cancel()
+        if leftover:
+            _, pending = loop.run_until_complete(asyncio.wait(leftover, timeout=LEFTOVER_GRACE_S))
+            if pending:
+                log.warning(
+                    "%d library tasks ignored cancellation; exiting without them", len(pending)
+                )
+        return result
+    finally:
+        loop.close()

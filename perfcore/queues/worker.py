@@ -276,9 +276,10 @@ class WorkerProcess:
         """Stop fetching and wait for in-flight jobs; True if they all finished in time."""
         timeout_s = self.config.shutdown_timeout_s if timeout_s is None else timeout_s
         if self._watchdog is not None:
+            # bounded: a Redis call cancelled mid-flight may not honour it (queues.shutdown)
             self._watchdog.cancel()
-            await asyncio.gather(self._watchdog, return_exceptions=True)
-            await asyncio.gather(*(self._forget(w) for w in self.workers), return_exceptions=True)
+            forget = asyncio.ensure_future(self._forget_all())
+            await asyncio.wait({self._watchdog, forget}, timeout=BEAT_S)
         # Pause first, close after, and never hang on an idle fetch: see queues.shutdown.
         grace = self.config.drain_delay_s + 1.0
         stops = (stop_worker(worker, timeout_s, grace) for worker in self.workers)
@@ -291,6 +292,9 @@ class WorkerProcess:
         if self._engine is not None:
             self._engine.dispose()
         return graceful
+
+    async def _forget_all(self) -> None:
+        await asyncio.gather(*(self._forget(w) for w in self.workers), return_exceptions=True)
 
     async def _forget(self, worker: Worker) -> None:
         """Withdraw this worker's progress record: a stopped worker is not a stalled one."""
@@ -307,4 +311,7 @@ class WorkerProcess:
         await self.start()
         await stop.wait()
         log.info("signal received: finishing in-flight jobs")
-        return await self.stop()
+        began = time.monotonic()
+        graceful = await self.stop()
+        log.info("workers closed in %.1f s", time.monotonic() - began)
+        return graceful

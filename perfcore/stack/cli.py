@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from perfcore.cli_options import json_option
-from perfcore.redact import redact
+from perfcore.redact import redact, redact_data
 from perfcore.stack.state import SERVICES, Stack
 
 run_dir_option = click.option(
@@ -73,7 +73,7 @@ def down(run_dir: Path | None) -> None:
 @run_dir_option
 def status(as_json: bool, run_dir: Path | None) -> None:
     """Show which services run, with their URLs and pids."""
-    state = Stack(run_dir).status()
+    state = redact_data(Stack(run_dir).status())
     if as_json:
         click.echo(json.dumps({"services": state}))
         return

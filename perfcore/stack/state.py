@@ -8,8 +8,8 @@ running, and ``down`` signals a pid, only while that is still the process
 there (:mod:`perfcore.stack.identity`): a reused pid is left alone.
 
 The URLs are what a user's own services connect to, so ``up --json`` prints
-them; the stack's services have no passwords, and anything that looks like
-one is masked all the same (:func:`perfcore.redact.redact`).
+them; the stack's services have no passwords, and the command line masks
+anything that looks like one all the same (:func:`perfcore.redact.redact`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import NotRequired, TypedDict
 
 from perfcore.errors import BadInput, ServiceUnavailable
-from perfcore.redact import redact
 from perfcore.stack import containers
 from perfcore.stack.identity import ProcessIdentity, describe, identify, still_ours
 from perfcore.stack.mariadb_server import start_mariadb
@@ -192,7 +191,7 @@ class Stack:
     def status(self) -> dict[str, dict[str, object]]:
         """Each recorded service with ``running``: every pid is still the server ``up`` started."""
         return {
-            name: {**info, "url": redact(info["url"]), "running": self._alive(name, info)}
+            name: {**info, "running": self._alive(name, info)}
             for name, info in self.read_state().items()
         }
 

@@ -9,7 +9,8 @@ its side effect exists exactly once: one outbox row per notification, one CSV
 file per export, the aggregates of every event a report job named.
 
 The counts (jobs, kills, restarts, lost, duplicated, recovery time) are printed
-and written to ``reports/queues-chaos.json``.
+and written to ``reports/queues-chaos.json``; the workers' logs of the last run
+are kept in ``reports/queues-chaos-logs/``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import shutil
 import subprocess
 import time
 from collections import Counter
@@ -45,7 +47,7 @@ BATCHES = 6  # the last two are added after the Redis restart
 WORKERS = 3
 KILLS = 5
 EVENTS = 10
-DEADLINE_S = 120.0
+DEADLINE_S = 240.0  # a hang guard, not a target: shared cores may be 10x oversubscribed
 RECOVERY_BOUND_S = 20.0
 NOTIFY = ("notification_sending", "real_time_notification", "emergency_alert")
 REPORT = ("analytics_processing", "dashboard_update", "analytics_batch")
@@ -180,7 +182,10 @@ def test_no_job_is_lost_or_repeated_through_kills_and_a_redis_restart(
         reconnect_delay_ms=250,
         job_defaults={"backoff_delay_ms": 50, "remove_on_complete": 10 * JOBS},
     )
-    fleet = Fleet(config, tmp_path)
+    logs = REPO / "reports" / "queues-chaos-logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    fleet = Fleet(config, logs)
     client = redis.Redis.from_url(server.url, socket_timeout=2)
     rng = random.Random(14)
     per_batch = JOBS // BATCHES
@@ -198,7 +203,7 @@ def test_no_job_is_lost_or_repeated_through_kills_and_a_redis_restart(
             done = counts[0] + counts[1] if counts else 0
             if done >= JOBS:
                 break
-            assert time.monotonic() - started < DEADLINE_S, f"only {done}/{JOBS} in time"
+            assert time.monotonic() - started < DEADLINE_S, f"only {done}/{JOBS}: {figures}"
             if kill_at and done >= kill_at[0]:
                 kill_at.pop(0)
                 fleet.kill_one(rng)

@@ -8,9 +8,10 @@ its shape: ``pause()``, ``close(force)``, and the set of running ``jobs``.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
-from perfcore.queues.shutdown import stop_worker
+from perfcore.queues.shutdown import LEFTOVER_GRACE_S, run_process, stop_worker
 
 
 class FakeWorker:
@@ -63,3 +64,24 @@ async def test_a_job_past_the_timeout_is_left_to_the_stalled_check() -> None:
     worker = FakeWorker(fetch_hangs=False, job_s=60)
     assert await stop_worker(worker, timeout_s=0.3, idle_grace_s=0.2) is False
     assert worker.forced is True
+
+
+def test_a_process_exits_although_a_leftover_task_ignores_cancellation() -> None:
+    swallowed: list[bool] = []
+
+    async def stubborn() -> None:
+        # what the stuck fetch does: catch the cancellation and carry on waiting
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            swallowed.append(True)
+            await asyncio.sleep(3600)
+
+    async def main() -> str:
+        asyncio.get_running_loop().create_task(stubborn())
+        await asyncio.sleep(0)
+        return "stopped"
+
+    start = time.monotonic()
+    assert run_process(main()) == "stopped"
+    assert swallowed == [True] and time.monotonic() - start < LEFTOVER_GRACE_S + 2
