@@ -18,6 +18,7 @@ configuration's.  A value given on the command line, or spelled out in
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -102,6 +103,28 @@ def is_given(config_path: Path | None, overrides: tuple[str, ...] | list[str], p
     return True
 
 
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (``null`` in JSON).
+
+    JSON has no NaN: ``json.dumps`` would print a token no strict parser reads.
+
+    >>> finite({"p95": float("nan"), "xs": [1.0, float("inf")]})
+    {'p95': None, 'xs': [1.0, None]}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
+
+
+def json_text(payload: Any, *, indent: int | None = None) -> str:
+    """Strict JSON for ``--json`` and ``--out``: never a NaN token; unknown types as strings."""
+    return json.dumps(finite(payload), indent=indent, default=str, allow_nan=False)
+
+
 def emit(
     payload: dict[str, Any],
     *,
@@ -114,10 +137,10 @@ def emit(
     """Print ``payload`` as JSON or ``text``; with ``out``, write ``stem.json`` (and ``stem.md``)."""
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        (out / f"{stem}.json").write_text(json_text(payload, indent=2) + "\n")
         if markdown is not None:
             (out / f"{stem}.md").write_text(markdown)
     if as_json:
-        click.echo(json.dumps(payload, default=str))
+        click.echo(json_text(payload))
     else:
         click.echo(text.rstrip("\n"))

@@ -56,6 +56,7 @@ class LoopStats:
     failures: int = 0
     last_replicas: int | None = None
     replicas_seen: list[int] = field(default_factory=list)
+    last_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -159,6 +160,7 @@ class AutoScaler:
 
     def _fail(self, record: dict[str, Any], message: str) -> dict[str, Any]:
         self.stats.failures += 1
+        self.stats.last_error = message
         record["outcome"] = "failed"
         record["error"] = message
         self.alert(message, record)
