@@ -53,6 +53,8 @@ MAX_CONCURRENCY = 10_000  # per queue, per worker process
 MAX_INTERVAL_S = 86_400.0  # timeouts, periods, TTLs of locks: at most a day
 MAX_TTL_S = 30 * 86_400.0  # cache entries: at most 30 days
 MAX_INPUT_BYTES = 16 * 1024 * 1024  # a config, scenario or --state file
+# No glob characters (* ? [ ]) in a cache prefix: SCAN and UNLINK match "prefix:*".
+KEY_PREFIX_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
 
 
 # --------------------------------------------------------------------- cache
@@ -145,7 +147,7 @@ class CacheConfig(Section):
         "redis://127.0.0.1:6379/0",
         description="redis://, rediss:// or redis+cluster:// (Redis Cluster, any node)",
     )
-    key_prefix: str = Field("pc", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    key_prefix: str = Field("pc", pattern=KEY_PREFIX_PATTERN)
     default_ttl_s: float = Field(300.0, gt=0, le=MAX_TTL_S)
     namespaces: dict[str, NamespaceConfig] = Field(
         default_factory=_default_namespaces,

@@ -29,6 +29,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import LockNotOwnedError, RedisClusterException, RedisError
 
 from perfcore.errors import BadInput
+from perfcore.urls import check_service_url
 
 # Everything a broken or slow Redis can raise at us.
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (
@@ -74,6 +75,8 @@ def check_url(url: str) -> str:
         raise BadInput(
             f"redis_url: {url!r} must start with redis://, rediss://, unix:// or {CLUSTER_SCHEME}"
         )
+    else:
+        check_service_url(url, "redis_url")
     return url
 
 

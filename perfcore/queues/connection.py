@@ -25,6 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from perfcore.config import ConfigError
 from perfcore.errors import ServiceUnavailable
+from perfcore.urls import check_service_url
 
 CLUSTER_SCHEME = "redis+cluster://"
 _HASH_TAG = re.compile(r"\{[^{}]+\}")
@@ -54,6 +55,7 @@ def parse_redis_url(url: str, field: str = "queues.redis_url") -> QueueRedis:
         return QueueRedis(url, tuple(nodes))
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"{field}: expected redis://, rediss:// or redis+cluster://, got {url!r}")
+    check_service_url(url, field)
     return QueueRedis(url)
 
 
