@@ -32,10 +32,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="print exactly one JSON object on stdout"
 )
+
+
+def _writable_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Refuse an ``--out`` that cannot become a directory *before* the work, not after it."""
+    if value is None:
+        return None
+    for ancestor in (value, *value.absolute().parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise click.BadParameter(f"{ancestor} is not a directory")
+            return value
+    return value
+
+
 out_option = click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
+    callback=_writable_dir,
     help="also write the results as files into DIR",
 )
 config_option = click.option(

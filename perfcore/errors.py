@@ -40,7 +40,7 @@ class ServiceUnavailable(RuntimeError):
 
 
 # user:password@ in any scheme://; these lines may quote a library's message.
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s:]*:[^/@\s]*@")
 
 
 def _one_line(text: str) -> str:

@@ -12,8 +12,14 @@ import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NotRequired, TypedDict
+from typing import Annotated, NotRequired
 
+from pydantic import Field, TypeAdapter, ValidationError
+
+# pydantic reads a TypedDict only from typing_extensions before Python 3.12.
+from typing_extensions import TypedDict
+
+from perfcore.config import ConfigError, format_validation_error, parse_json, read_text_file
 from perfcore.errors import ServiceUnavailable
 from perfcore.stack import containers
 from perfcore.stack.mariadb_server import start_mariadb
@@ -37,11 +43,17 @@ POLICY_FOR = {
 }
 
 
+Pid = Annotated[int, Field(gt=1)]  # never 0, -1 or init: signalling those hits many processes
+
+
 class ServiceState(TypedDict):
     url: str
-    pids: list[int]
-    ports: list[int]
+    pids: list[Pid]
+    ports: list[Annotated[int, Field(ge=1, le=65535)]]
     containers: NotRequired[list[str]]
+
+
+_STATE = TypeAdapter(dict[str, ServiceState])
 
 
 def default_run_dir() -> Path:
@@ -89,10 +101,17 @@ class Stack:
         self.state_file = self.run_dir / "stack.json"
 
     def read_state(self) -> dict[str, ServiceState]:
+        """The recorded services; a file that is not one ``up`` wrote is bad input, not trusted."""
         if not self.state_file.exists():
             return {}
-        state: dict[str, ServiceState] = json.loads(self.state_file.read_text())
-        return state
+        data = parse_json(read_text_file(self.state_file), str(self.state_file))
+        try:
+            return _STATE.validate_python(data, strict=True)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"{self.state_file}: not a stack state file ({format_validation_error(exc)});"
+                " stop its services by hand and delete it"
+            ) from None
 
     def _write_state(self, state: dict[str, ServiceState]) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
