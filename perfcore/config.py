@@ -404,8 +404,13 @@ M = TypeVar("M", bound=BaseModel)
 def format_validation_error(error: ValidationError) -> str:
     """The first problem as ``dotted.field: message`` (one line, no traceback)."""
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(root)"
-    return f"{where}: {first['msg']}"
+    # A key from the input may hold a newline or a control character: quote it.
+    where = ".".join(
+        str(part) if isinstance(part, int) or part.isprintable() else repr(part)
+        for part in first["loc"]
+    )
+    message = " ".join(str(first["msg"]).split())
+    return f"{where or '(root)'}: {message}"
 
 
 def validate_model(model: type[M], data: Any) -> M:
