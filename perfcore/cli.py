@@ -10,14 +10,18 @@ SQLAlchemy and Kubernetes) and maps errors to the exit-code contract:
 from __future__ import annotations
 
 import functools
+import os
 import sys
+import traceback
 from typing import Any
 
 import click
 
 from perfcore.commands import CommandRef, registered
-from perfcore.config import ConfigError
-from perfcore.errors import CheckFailed, ServiceUnavailable
+from perfcore.errors import classify
+
+DEBUG_ENV = "PERFCORE_DEBUG"
+_debug = [False]  # set by --debug (the group callback runs before any subcommand)
 
 
 @functools.cache
@@ -43,8 +47,21 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    _debug[0] = _debug[0] or value
+    return value
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="perfcore")
+@click.option(
+    "--debug",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_set_debug,
+    help=f"show the traceback of an error (also {DEBUG_ENV}=1)",
+)
 def cli() -> None:
     """perfcore: simulate, load-test and run the performance layer of an event platform.
 
@@ -57,12 +74,21 @@ def cli() -> None:
       perfcore stack down
 
     Every result-producing command takes --json and --out DIR.
-    Exit codes: 0 ok, 1 a check or gate failed, 2 bad input.
+    Exit codes: 0 ok, 1 a check or gate failed or a service is unreachable,
+    2 bad input (one line naming the field or file; --debug shows the traceback).
     """
 
 
+def _debugging() -> bool:
+    return _debug[0] or os.environ.get(DEBUG_ENV, "").lower() in {"1", "true", "yes"}
+
+
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point: run the CLI and map perfcore errors onto exit codes."""
+    """Entry point: run the CLI; every error becomes one line on stderr and an exit code.
+
+    This is the one error boundary: commands raise, and nothing below prints a
+    traceback unless ``--debug`` (or ``PERFCORE_DEBUG=1``) asks for it.
+    """
     try:
         return cli.main(args=argv, prog_name="perfcore", standalone_mode=False)
     except click.exceptions.Abort:
@@ -76,15 +102,16 @@ def main(argv: list[str] | None = None) -> Any:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except CheckFailed as exc:
-        click.echo(f"check failed: {exc}", err=True)
-        sys.exit(1)
-    except ServiceUnavailable as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError:
+        # stdout closed early (``perfcore ... | head``): not an error of ours.
+        sys.stderr.close()
+        sys.exit(1)
+    except Exception as exc:
+        code, line = classify(exc)
+        if _debugging():
+            traceback.print_exception(exc)
+        click.echo(line, err=True)
+        sys.exit(code)

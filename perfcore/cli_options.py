@@ -18,6 +18,7 @@ configuration's.  A value given on the command line, or spelled out in
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -31,10 +32,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="print exactly one JSON object on stdout"
 )
+
+
+def _writable_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Refuse an ``--out`` that cannot become a directory *before* the work, not after it."""
+    if value is None:
+        return None
+    for ancestor in (value, *value.absolute().parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise click.BadParameter(f"{ancestor} is not a directory")
+            return value
+    return value
+
+
 out_option = click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
+    callback=_writable_dir,
     help="also write the results as files into DIR",
 )
 config_option = click.option(
@@ -102,6 +118,28 @@ def is_given(config_path: Path | None, overrides: tuple[str, ...] | list[str], p
     return True
 
 
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (``null`` in JSON).
+
+    JSON has no NaN: ``json.dumps`` would print a token no strict parser reads.
+
+    >>> finite({"p95": float("nan"), "xs": [1.0, float("inf")]})
+    {'p95': None, 'xs': [1.0, None]}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
+
+
+def json_text(payload: Any, *, indent: int | None = None) -> str:
+    """Strict JSON for ``--json`` and ``--out``: never a NaN token; unknown types as strings."""
+    return json.dumps(finite(payload), indent=indent, default=str, allow_nan=False)
+
+
 def emit(
     payload: dict[str, Any],
     *,
@@ -114,10 +152,10 @@ def emit(
     """Print ``payload`` as JSON or ``text``; with ``out``, write ``stem.json`` (and ``stem.md``)."""
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        (out / f"{stem}.json").write_text(json_text(payload, indent=2) + "\n")
         if markdown is not None:
             (out / f"{stem}.md").write_text(markdown)
     if as_json:
-        click.echo(json.dumps(payload, default=str))
+        click.echo(json_text(payload))
     else:
         click.echo(text.rstrip("\n"))

@@ -20,6 +20,9 @@ default), and every error names its field::
 from __future__ import annotations
 
 import copy
+import json
+import os
+import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -35,9 +38,24 @@ class ConfigError(ValueError):
 
 
 class Section(BaseModel):
-    """Base for every config model: strict about unknown keys, immutable."""
+    """Base for every config model: strict about unknown keys, immutable, finite numbers.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    ``inf``, ``nan`` and ``1e400`` (which YAML and JSON read as ``inf``) are
+    rejected in every float field of every section, nested or not.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# Upper bounds on values that drive memory or time, so that a typo cannot ask
+# for a run that never ends (docs/bad-input.md lists them).
+MAX_REPLICAS = 10_000  # far above any Deployment the platform runs
+MAX_CONCURRENCY = 10_000  # per queue, per worker process
+MAX_INTERVAL_S = 86_400.0  # timeouts, periods, TTLs of locks: at most a day
+MAX_TTL_S = 30 * 86_400.0  # cache entries: at most 30 days
+MAX_INPUT_BYTES = 16 * 1024 * 1024  # a config, scenario or --state file
+# No glob characters (* ? [ ]) in a cache prefix: SCAN and UNLINK match "prefix:*".
+KEY_PREFIX_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
 
 
 # --------------------------------------------------------------------- cache
@@ -46,42 +64,53 @@ class Section(BaseModel):
 class NamespaceConfig(Section):
     """Per-namespace cache behaviour; a namespace groups keys of one kind of data."""
 
-    ttl_s: float = Field(300.0, gt=0, description="L2 (Redis) time to live")
+    ttl_s: float = Field(300.0, gt=0, le=MAX_TTL_S, description="L2 (Redis) time to live")
     use_memory: bool = Field(True, description="also keep values in the in-process L1")
     negative_ttl_s: float | None = Field(
-        None, gt=0, description="cache None results for this long; None disables negative caching"
+        None,
+        gt=0,
+        le=MAX_TTL_S,
+        description="cache None results for this long; None disables negative caching",
     )
 
 
 class L1Config(Section):
     """The in-process tier: small, bounded, never older than its L2 entry."""
 
-    max_entries: int = Field(10_000, gt=0)
-    max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="approximate size bound")
-    max_ttl_s: float = Field(60.0, gt=0, description="an L1 entry lives at most this long")
+    max_entries: int = Field(10_000, gt=0, le=100_000_000)
+    max_bytes: int = Field(64 * 1024 * 1024, gt=0, le=2**40, description="approximate size bound")
+    max_ttl_s: float = Field(
+        60.0, gt=0, le=MAX_TTL_S, description="an L1 entry lives at most this long"
+    )
 
 
 class LockConfig(Section):
     """Cross-process stampede lock (SET NX PX with a token)."""
 
     enabled: bool = False
-    ttl_ms: int = Field(10_000, gt=0, description="lock expiry, longer than a slow fetch")
-    wait_timeout_ms: int = Field(5_000, gt=0, description="how long waiters poll before fetching")
-    poll_interval_ms: int = Field(20, gt=0)
+    ttl_ms: int = Field(
+        10_000, gt=0, le=MAX_INTERVAL_S * 1000, description="lock expiry, longer than a slow fetch"
+    )
+    wait_timeout_ms: int = Field(
+        5_000, gt=0, le=MAX_INTERVAL_S * 1000, description="how long waiters poll before fetching"
+    )
+    poll_interval_ms: int = Field(20, gt=0, le=60_000)
 
 
 class BreakerConfig(Section):
     """Circuit breaker in front of Redis: stop hammering a server that is down."""
 
     failure_threshold: int = Field(5, gt=0, description="consecutive errors that open it")
-    reset_after_s: float = Field(5.0, gt=0, description="open time before a trial call")
+    reset_after_s: float = Field(
+        5.0, gt=0, le=MAX_INTERVAL_S, description="open time before a trial call"
+    )
     log_interval_s: float = Field(
-        30.0, gt=0, description="at most one degraded-mode log per interval"
+        30.0, gt=0, le=MAX_INTERVAL_S, description="at most one degraded-mode log per interval"
     )
 
 
 class WarmLoaderConfig(Section):
-    ttl_s: float = Field(gt=0)
+    ttl_s: float = Field(gt=0, le=MAX_TTL_S)
     namespace: str = "warm"
 
 
@@ -119,8 +148,8 @@ class CacheConfig(Section):
         "redis://127.0.0.1:6379/0",
         description="redis://, rediss:// or redis+cluster:// (Redis Cluster, any node)",
     )
-    key_prefix: str = Field("pc", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
-    default_ttl_s: float = Field(300.0, gt=0)
+    key_prefix: str = Field("pc", pattern=KEY_PREFIX_PATTERN)
+    default_ttl_s: float = Field(300.0, gt=0, le=MAX_TTL_S)
     namespaces: dict[str, NamespaceConfig] = Field(
         default_factory=_default_namespaces,
         description="per-namespace settings; unlisted namespaces use default_ttl_s",
@@ -131,16 +160,21 @@ class CacheConfig(Section):
     )
     lock: LockConfig = Field(default_factory=LockConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
-    socket_timeout_s: float = Field(0.25, gt=0)
+    socket_timeout_s: float = Field(0.25, gt=0, le=3600)
     max_connections: int = Field(
-        64, gt=0, description="connection pool size per Redis node; callers queue beyond it"
+        64,
+        gt=0,
+        le=MAX_CONCURRENCY,
+        description="connection pool size per Redis node; callers queue beyond it",
     )
-    max_value_bytes: int = Field(1024 * 1024, gt=0)
-    max_key_bytes: int = Field(512, gt=0, description="longest accepted cache key (UTF-8 bytes)")
-    scan_batch: int = Field(500, gt=0, description="SCAN COUNT and UNLINK batch size")
+    max_value_bytes: int = Field(1024 * 1024, gt=0, le=512 * 1024 * 1024)  # Redis's own limit
+    max_key_bytes: int = Field(
+        512, gt=0, le=512 * 1024 * 1024, description="longest accepted cache key (UTF-8 bytes)"
+    )
+    scan_batch: int = Field(500, gt=0, le=100_000, description="SCAN COUNT and UNLINK batch size")
     oversize: Literal["error", "compress"] = "compress"
     invalidation_channel: str = "perfcore:cache:invalidate"
-    warm_concurrency: int = Field(4, gt=0)
+    warm_concurrency: int = Field(4, gt=0, le=MAX_CONCURRENCY)
     warm_loaders: dict[str, WarmLoaderConfig] = Field(default_factory=_default_warm_loaders)
 
     def namespace(self, name: str) -> NamespaceConfig:
@@ -154,7 +188,7 @@ class CacheConfig(Section):
 
 class QueueSpec(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    concurrency: int = Field(gt=0)
+    concurrency: int = Field(gt=0, le=MAX_CONCURRENCY)
 
 
 def _default_queues() -> list[QueueSpec]:
@@ -167,8 +201,10 @@ def _default_queues() -> list[QueueSpec]:
 
 
 class JobDefaults(Section):
-    attempts: int = Field(3, gt=0)
-    backoff_delay_ms: int = Field(1000, ge=0, description="exponential: delay * 2**(attempt-1)")
+    attempts: int = Field(3, gt=0, le=1000)
+    backoff_delay_ms: int = Field(
+        1000, ge=0, le=MAX_INTERVAL_S * 1000, description="exponential: delay * 2**(attempt-1)"
+    )
     remove_on_complete: int = Field(100, ge=0)
     remove_on_fail: int = Field(50, ge=0)
 
@@ -218,13 +254,17 @@ class QueuesConfig(Section):
         "sqlite:///perfcore-queues.db", description="SQLAlchemy URL of the reference database"
     )
     export_dir: str = Field("reports/exports", description="where data_export writes CSV files")
-    lock_duration_ms: int = Field(30_000, gt=0, description="job lock; renewed while it runs")
-    stalled_interval_ms: int = Field(30_000, gt=0, description="how often stalled jobs are checked")
+    lock_duration_ms: int = Field(
+        30_000, gt=0, le=MAX_INTERVAL_S * 1000, description="job lock; renewed while it runs"
+    )
+    stalled_interval_ms: int = Field(
+        30_000, gt=0, le=MAX_INTERVAL_S * 1000, description="how often stalled jobs are checked"
+    )
     # bullmq's Python worker blocks on its queue's marker for drainDelay seconds
     # when idle; at its default (5 s) a job added near the end of a block was
     # measured waiting up to 2-8 s. A 1 s block costs one round trip a second.
     drain_delay_s: float = Field(1.0, gt=0, le=10, description="idle worker's blocking wait")
-    max_stalled_count: int = Field(1, ge=0, description="stalls before a job fails")
+    max_stalled_count: int = Field(1, ge=0, le=1000, description="stalls before a job fails")
     require_persistence: bool = Field(
         True,
         description="workers refuse a queue Redis without appendonly (false: a loud warning)",
@@ -240,7 +280,9 @@ class QueuesConfig(Section):
         le=86_400,
         description="jobs wait but none finished for this long: the watchdog reports a stall",
     )
-    shutdown_timeout_s: float = Field(30.0, gt=0, description="SIGTERM grace for in-flight jobs")
+    shutdown_timeout_s: float = Field(
+        30.0, gt=0, le=MAX_INTERVAL_S, description="SIGTERM grace for in-flight jobs"
+    )
     handlers: list[str] = Field(
         default_factory=list,
         description="extra 'module:attribute' mappings of job type -> handler, loaded by workers",
@@ -264,34 +306,39 @@ class ScalingConfig(Section):
     """Autoscaler bounds and targets; the policies live in perfcore.scaling.policies."""
 
     policy: Literal["seed", "target-tracking", "queue-backlog"] = "target-tracking"
-    min_replicas: int = Field(2, gt=0)
-    max_replicas: int = Field(50, gt=0)
-    interval_s: float = Field(15.0, gt=0)
+    min_replicas: int = Field(2, gt=0, le=MAX_REPLICAS)
+    max_replicas: int = Field(50, gt=0, le=MAX_REPLICAS)
+    interval_s: float = Field(15.0, gt=0, le=MAX_INTERVAL_S)
     # seed threshold rule
     scale_up_cpu: float = Field(0.70, gt=0, le=1)
     scale_up_memory: float = Field(0.80, gt=0, le=1)
     scale_down_cpu: float = Field(0.30, gt=0, le=1)
     scale_down_memory: float = Field(0.40, gt=0, le=1)
-    scale_down_request_ratio: float = Field(0.5, gt=0)
-    cooldown_s: float = Field(60.0, ge=0)
+    scale_down_request_ratio: float = Field(0.5, gt=0, le=1000)
+    cooldown_s: float = Field(60.0, ge=0, le=MAX_INTERVAL_S)
     baseline_request_rate: float | None = Field(
-        None, gt=0, description="req/s of normal load; None drops the seed's request-rate clause"
+        None,
+        gt=0,
+        le=1e9,
+        description="req/s of normal load; None drops the seed's request-rate clause",
     )
     # target tracking (HPA semantics); None disables a metric
     target_cpu: float | None = Field(0.60, gt=0, le=1, description="CPU utilisation per ready pod")
     target_memory: float | None = Field(None, gt=0, le=1)
-    target_requests_per_replica: float | None = Field(None, gt=0, description="req/s per ready pod")
+    target_requests_per_replica: float | None = Field(
+        None, gt=0, le=1e9, description="req/s per ready pod"
+    )
     tolerance: float = Field(0.10, ge=0, lt=1)
-    scale_down_stabilization_s: float = Field(300.0, ge=0)
-    scale_up_stabilization_s: float = Field(0.0, ge=0)
+    scale_down_stabilization_s: float = Field(300.0, ge=0, le=MAX_INTERVAL_S)
+    scale_up_stabilization_s: float = Field(0.0, ge=0, le=MAX_INTERVAL_S)
     # HPA default behavior: up max(+4 pods, +100%) per 15 s; down -100% per 15 s
-    scale_up_pods: int = Field(4, ge=0)
-    scale_up_percent: float = Field(100.0, ge=0)
-    scale_up_period_s: float = Field(15.0, gt=0)
+    scale_up_pods: int = Field(4, ge=0, le=MAX_REPLICAS)
+    scale_up_percent: float = Field(100.0, ge=0, le=100_000)
+    scale_up_period_s: float = Field(15.0, gt=0, le=MAX_INTERVAL_S)
     scale_down_percent: float = Field(100.0, ge=0, le=100)
-    scale_down_period_s: float = Field(15.0, gt=0)
+    scale_down_period_s: float = Field(15.0, gt=0, le=MAX_INTERVAL_S)
     # queue backlog (KEDA style)
-    backlog_per_replica: float = Field(100.0, gt=0)
+    backlog_per_replica: float = Field(100.0, gt=0, le=1e12)
     backlog_queues: list[str] | None = Field(
         None, description="BullMQ queues whose waiting jobs count; None = every queue in queues"
     )
@@ -309,7 +356,9 @@ class ScalingConfig(Section):
         min_length=1,
         description="one replica of the local-processes actuator",
     )
-    worker_stop_timeout_s: float = Field(30.0, gt=0, description="SIGTERM grace before SIGKILL")
+    worker_stop_timeout_s: float = Field(
+        30.0, gt=0, le=MAX_INTERVAL_S, description="SIGTERM grace before SIGKILL"
+    )
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> ScalingConfig:
@@ -324,18 +373,23 @@ class ScalingConfig(Section):
 class DbOptConfig(Section):
     """Index advisor thresholds."""
 
-    since_hours: float = Field(24.0, gt=0)
-    top: int = Field(10, gt=0)
+    since_hours: float = Field(24.0, gt=0, le=87_600, description="at most ten years")
+    top: int = Field(10, gt=0, le=1000)
     min_savings_pct: float = Field(50.0, ge=0, le=100)
     max_index_columns: int = Field(4, gt=0, le=16)
-    lock_wait_timeout_s: int = Field(5, gt=0)
+    lock_wait_timeout_s: int = Field(5, gt=0, le=3600)
     partition_min_rows: int = Field(1_000_000, gt=0)
     partition_min_share: float = Field(
         0.5, gt=0, le=1, description="share of a table's slow time filtered by a date range"
     )
-    max_log_rows: int = Field(100_000, gt=0, description="slow-log rows read per run")
+    max_log_rows: int = Field(
+        100_000, gt=0, le=10_000_000, description="slow-log rows read per run"
+    )
     measure_timeout_s: float = Field(
-        10.0, gt=0, description="bound on each ANALYZE run that measures a query's latency"
+        10.0,
+        gt=0,
+        le=3600,
+        description="bound on each ANALYZE run that measures a query's latency",
     )
     min_query_time_s: float = Field(
         0.0, ge=0, description="ignore fingerprints whose mean time is below this"
@@ -467,8 +521,13 @@ M = TypeVar("M", bound=BaseModel)
 def format_validation_error(error: ValidationError) -> str:
     """The first problem as ``dotted.field: message`` (one line, no traceback)."""
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(root)"
-    return f"{where}: {first['msg']}"
+    # A key from the input may hold a newline or a control character: quote it.
+    where = ".".join(
+        str(part) if isinstance(part, int) or part.isprintable() else repr(part)
+        for part in first["loc"]
+    )
+    message = " ".join(str(first["msg"]).split())
+    return f"{where or '(root)'}: {message}"
 
 
 def validate_model(model: type[M], data: Any) -> M:
@@ -492,15 +551,66 @@ def parse_yaml(text: str, source: str = "<string>") -> Any:
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
+
+
+def parse_json(text: str, source: str) -> Any:
+    """Parse strict JSON: no ``NaN``/``Infinity`` tokens, bounded nesting, one-line errors.
+
+    >>> parse_json('{"now": NaN}', "--state")
+    Traceback (most recent call last):
+    ...
+    perfcore.config.ConfigError: --state: invalid JSON: NaN is not a JSON number
+    """
+
+    def reject(token: str) -> Any:
+        raise ConfigError(f"{source}: invalid JSON: {token} is not a JSON number")
+
+    try:
+        return json.loads(text, parse_constant=reject)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{source}: invalid JSON: {exc.msg} at char {exc.pos}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: invalid JSON: nested too deeply") from None
+
+
+def read_text_file(path: Path, max_bytes: int = MAX_INPUT_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most ``max_bytes``; else a one-line ConfigError.
+
+    The file is checked *before* it is opened: opening a FIFO would block until
+    a writer appears, and a device such as /dev/zero never ends.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ConfigError(f"{path}: cannot read: {kind}")
+    if info.st_size > max_bytes:
+        raise ConfigError(f"{path}: too large ({info.st_size} bytes, at most {max_bytes})")
+    try:
+        # O_NONBLOCK: should the path have been swapped for a FIFO since the check, open
+        # still returns at once instead of waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(raw) > max_bytes:
+        raise ConfigError(f"{path}: too large (more than {max_bytes} bytes)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from None
 
 
 def read_yaml_file(path: Path) -> Any:
-    """Read and parse a YAML file; a missing file is a :class:`ConfigError`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_yaml(text, str(path))
+    """Read and parse a YAML file; a missing, unreadable or binary file is a :class:`ConfigError`."""
+    return parse_yaml(read_text_file(path), str(path))
 
 
 def apply_overrides(

@@ -7,14 +7,13 @@ plots. Bad input exits 2 with one line naming the field.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from perfcore.cli_options import config_option, json_option, out_option, set_option
+from perfcore.cli_options import config_option, json_option, json_text, out_option, set_option
 from simulation.scenario import load_scenario
 
 
@@ -66,7 +65,7 @@ def simulate(
         paths = write_outputs(result, out, summary)
         summary["outputs"] = [str(p) for p in paths]
     if as_json:
-        click.echo(json.dumps(summary))
+        click.echo(json_text(summary))
     else:
         click.echo(format_summary(summary))
 

@@ -7,13 +7,13 @@ latency percentiles, cache hit ratios, queue waits -- all per simulated minute.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from perfcore.cli_options import json_text
 from simulation.metrics import per_row_percentile
 from simulation.run import RunResult
 from simulation.scenario import REQUEST_CLASSES
@@ -73,7 +73,7 @@ def write_outputs(result: RunResult, out: Path, summary: dict[str, Any]) -> list
     """Write metrics.json, timeseries.csv and the plots into ``out``; returns the paths."""
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "metrics.json", out / "timeseries.csv"]
-    written[0].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    written[0].write_text(json_text(summary, indent=2) + "\n", encoding="utf-8")
     cols = timeseries(result)
     with written[1].open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from perfcore.config import (
+    MAX_REPLICAS,
     ConfigError,
     PerfcoreConfig,
     Section,
@@ -58,6 +59,17 @@ def _known(kind: str, names: tuple[str, ...]) -> AfterValidator:
     return AfterValidator(check)
 
 
+# Upper bounds where a value drives the run's memory or time; docs/bad-input.md
+# lists them, and simulation.budget bounds what they add up to.
+MAX_HORIZON_S = 30 * 86_400.0  # a month of simulated time
+MAX_HOURS = MAX_HORIZON_S / 3600
+MAX_EVENTS = 100_000
+MAX_ATTENDEES = 5_000_000  # 25 times the default day
+MAX_PER_ATTENDEE = 1_000.0  # page views of one attendee of one event
+MAX_RATE_PER_S = 100_000.0
+MAX_KEYS = 10_000_000
+MAX_MS = 3_600_000.0  # a request or query of an hour is already a failure
+
 RequestClass = Annotated[str, _known("request class", REQUEST_CLASSES)]
 JobTypeName = Annotated[str, _known("job type", tuple(PLATFORM.job_types))]
 QueryName = Annotated[str, _known("query class", tuple(PLATFORM.queries))]
@@ -69,23 +81,31 @@ QueryName = Annotated[str, _known("query class", tuple(PLATFORM.queries))]
 class EventsSpec(Section):
     """The day's events: how many, how big, when."""
 
-    count: int = Field(300, ge=0)
-    total_attendees: int = Field(200_000, ge=0)
-    size_sigma: float = Field(1.2, ge=0, description="lognormal sigma of event sizes (heavy tail)")
-    min_attendees: int = Field(10, ge=1)
-    first_start_h: float = Field(1.0, ge=0, description="earliest event start (hours)")
-    last_start_h: float = Field(21.0, ge=0, description="latest event start (hours)")
+    count: int = Field(300, ge=0, le=MAX_EVENTS)
+    total_attendees: int = Field(200_000, ge=0, le=MAX_ATTENDEES)
+    size_sigma: float = Field(
+        1.2, ge=0, le=10, description="lognormal sigma of event sizes (heavy tail)"
+    )
+    min_attendees: int = Field(10, ge=1, le=MAX_ATTENDEES)
+    first_start_h: float = Field(
+        1.0, ge=0, le=MAX_HOURS, description="earliest event start (hours)"
+    )
+    last_start_h: float = Field(21.0, ge=0, le=MAX_HOURS, description="latest event start (hours)")
     duration_h: tuple[float, float] = Field((1.0, 4.0), description="uniform range of durations")
-    registration_window_h: float = Field(6.0, gt=0, description="registration ramp before start")
-    sessions_per_event: int = Field(8, ge=1)
+    registration_window_h: float = Field(
+        6.0, gt=0, le=MAX_HOURS, description="registration ramp before start"
+    )
+    sessions_per_event: int = Field(8, ge=1, le=1_000)
     attendees_per_organizer: int = Field(400, ge=1, description="one dashboard per this many")
 
     @model_validator(mode="after")
     def _ordered(self) -> EventsSpec:
         if self.last_start_h < self.first_start_h:
             raise ValueError("last_start_h must not be before first_start_h")
-        if not 0 < self.duration_h[0] <= self.duration_h[1]:
-            raise ValueError("duration_h must be (low, high) with 0 < low <= high")
+        if not 0 < self.duration_h[0] <= self.duration_h[1] <= MAX_HOURS:
+            raise ValueError(
+                f"duration_h must be (low, high) with 0 < low <= high <= {MAX_HOURS:g}"
+            )
         return self
 
 
@@ -94,15 +114,33 @@ class BehaviourSpec(Section):
 
     register_fraction: float = Field(1.0, ge=0, le=1)
     checkin_fraction: float = Field(0.9, ge=0, le=1)
-    checkin_before_start_min: float = Field(10.0, description="check-in spike centre")
-    checkin_spread_min: float = Field(10.0, gt=0, description="check-in spike std deviation")
-    detail_views: float = Field(5.0, ge=0, description="event page views per attendee")
-    profile_views: float = Field(3.0, ge=0, description="attendee profiles viewed during the event")
-    session_views: float = Field(12.0, ge=0, description="session pages viewed during the event")
-    listing_views: float = Field(3.0, ge=0, description="active-events listing views")
-    dashboard_poll_s: float = Field(10.0, gt=0, description="organizer dashboard polling period")
-    dashboard_lead_h: float = Field(1.0, ge=0, description="dashboards open this long before start")
-    exports_per_event: float = Field(4.0, ge=0, description="export/report requests after the end")
+    checkin_before_start_min: float = Field(
+        10.0, ge=-MAX_HOURS * 60, le=MAX_HOURS * 60, description="check-in spike centre"
+    )
+    checkin_spread_min: float = Field(
+        10.0, gt=0, le=MAX_HOURS * 60, description="check-in spike std deviation"
+    )
+    detail_views: float = Field(
+        5.0, ge=0, le=MAX_PER_ATTENDEE, description="event page views per attendee"
+    )
+    profile_views: float = Field(
+        3.0, ge=0, le=MAX_PER_ATTENDEE, description="attendee profiles viewed during the event"
+    )
+    session_views: float = Field(
+        12.0, ge=0, le=MAX_PER_ATTENDEE, description="session pages viewed during the event"
+    )
+    listing_views: float = Field(
+        3.0, ge=0, le=MAX_PER_ATTENDEE, description="active-events listing views"
+    )
+    dashboard_poll_s: float = Field(
+        10.0, ge=1, le=86_400, description="organizer dashboard polling period"
+    )
+    dashboard_lead_h: float = Field(
+        1.0, ge=0, le=MAX_HOURS, description="dashboards open this long before start"
+    )
+    exports_per_event: float = Field(
+        4.0, ge=0, le=MAX_PER_ATTENDEE, description="export/report requests after the end"
+    )
 
 
 class StreamSpec(Section):
@@ -113,20 +151,20 @@ class StreamSpec(Section):
     """
 
     request_class: RequestClass
-    rate_per_s: float = Field(gt=0)
-    start_s: float = Field(0.0, ge=0)
-    end_s: float | None = Field(None, gt=0, description="None: until the horizon")
-    ramp_s: float = Field(0.0, ge=0)
-    keys: int = Field(1, ge=1)
+    rate_per_s: float = Field(gt=0, le=MAX_RATE_PER_S)
+    start_s: float = Field(0.0, ge=0, le=MAX_HORIZON_S)
+    end_s: float | None = Field(None, gt=0, le=MAX_HORIZON_S, description="None: until the horizon")
+    ramp_s: float = Field(0.0, ge=0, le=MAX_HORIZON_S)
+    keys: int = Field(1, ge=1, le=MAX_KEYS)
 
 
 class TimedJobSpec(Section):
     """Jobs created by time: Poisson at ``rate_per_s`` or one every ``every_s``."""
 
     job_type: JobTypeName
-    rate_per_s: float | None = Field(None, gt=0)
-    every_s: float | None = Field(None, gt=0)
-    start_s: float = Field(0.0, ge=0)
+    rate_per_s: float | None = Field(None, gt=0, le=1_000)
+    every_s: float | None = Field(None, ge=1, le=MAX_HORIZON_S)
+    start_s: float = Field(0.0, ge=0, le=MAX_HORIZON_S)
 
     @model_validator(mode="after")
     def _one_clock(self) -> TimedJobSpec:
@@ -146,10 +184,14 @@ def _default_timed_jobs() -> list[TimedJobSpec]:
 class EventJobsSpec(Section):
     """Jobs each event creates over its life."""
 
-    reminder_lead_h: float = Field(2.0, ge=0, description="reminder batch before the start")
+    reminder_lead_h: float = Field(
+        2.0, ge=0, le=MAX_HOURS, description="reminder batch before the start"
+    )
     attendees_per_reminder_job: int = Field(100, ge=1)
-    analytics_every_s: float = Field(300.0, gt=0, description="analytics_processing while live")
-    reports_at_end: int = Field(1, ge=0, description="report_generation jobs at the end")
+    analytics_every_s: float = Field(
+        300.0, ge=1, le=MAX_HORIZON_S, description="analytics_processing while live"
+    )
+    reports_at_end: int = Field(1, ge=0, le=1_000, description="report_generation jobs at the end")
 
 
 class WorkloadSpec(Section):
@@ -168,7 +210,7 @@ ServiceDist = Literal["exponential", "deterministic", "lognormal"]
 class ClassSpec(Section):
     """Cost of one request class; what it does is the platform's (perfcore.platform)."""
 
-    cpu_ms: float = Field(gt=0, description="mean CPU time of one request")
+    cpu_ms: float = Field(gt=0, le=MAX_MS, description="mean CPU time of one request")
 
 
 def _default_classes() -> dict[str, ClassSpec]:
@@ -188,8 +230,8 @@ def _default_classes() -> dict[str, ClassSpec]:
 class QuerySpec(Section):
     """One query class's mean service time on a database connection."""
 
-    with_index_ms: float = Field(gt=0)
-    without_index_ms: float = Field(gt=0)
+    with_index_ms: float = Field(gt=0, le=MAX_MS)
+    without_index_ms: float = Field(gt=0, le=MAX_MS)
 
 
 def _default_queries() -> dict[str, QuerySpec]:
@@ -206,7 +248,7 @@ def _default_queries() -> dict[str, QuerySpec]:
 
 
 class DatabaseSpec(Section):
-    connections: int = Field(40, gt=0, description="connection pool size (servers)")
+    connections: int = Field(40, gt=0, le=10_000, description="connection pool size (servers)")
     indexed: bool = Field(True, description="service times with (True) or without indexes")
     queries: Annotated[dict[QueryName, QuerySpec], _with_defaults(_default_queries)] = Field(
         default_factory=_default_queries
@@ -214,28 +256,38 @@ class DatabaseSpec(Section):
 
 
 class ApiSpec(Section):
-    slots_per_replica: int = Field(4, gt=0, description="concurrent requests per replica (workers)")
-    cpus_per_replica: int = Field(1, gt=0, description="CPUs of a pod: CPU bursts queue for them")
-    startup_s: float = Field(45.0, ge=0, description="pod start-up delay until ready")
-    initial_replicas: int | None = Field(None, gt=0, description="None: scaling.min_replicas")
+    slots_per_replica: int = Field(
+        4, gt=0, le=10_000, description="concurrent requests per replica (workers)"
+    )
+    cpus_per_replica: int = Field(
+        1, gt=0, le=1_024, description="CPUs of a pod: CPU bursts queue for them"
+    )
+    startup_s: float = Field(45.0, ge=0, le=86_400, description="pod start-up delay until ready")
+    initial_replicas: int | None = Field(
+        None, gt=0, le=MAX_REPLICAS, description="None: scaling.min_replicas"
+    )
     service: ServiceDist = Field("exponential", description="CPU time distribution")
-    service_cv: float = Field(1.0, gt=0, description="coefficient of variation for lognormal")
+    service_cv: float = Field(
+        1.0, gt=0, le=100, description="coefficient of variation for lognormal"
+    )
     memory_base: float = Field(0.30, ge=0, lt=1, description="memory fraction of an idle pod")
-    memory_per_busy_slot: float = Field(0.05, ge=0, description="extra fraction per busy slot")
-    cost_per_pod_hour: float = Field(0.10, ge=0)
+    memory_per_busy_slot: float = Field(
+        0.05, ge=0, le=1, description="extra fraction per busy slot"
+    )
+    cost_per_pod_hour: float = Field(0.10, ge=0, le=1e6)
     auth_ms: float = Field(
-        0.05, ge=0, description="CPU of the token check, on every class that needs a token"
+        0.05, ge=0, le=1000, description="CPU of the token check, on every class that needs a token"
     )
 
 
 class CacheTierSpec(Section):
     enabled: bool = True
-    l1_lookup_ms: float = Field(0.02, ge=0)
-    l2_rtt_ms: float = Field(0.6, ge=0, description="Redis round trip on an L1 miss")
+    l1_lookup_ms: float = Field(0.02, ge=0, le=MAX_MS)
+    l2_rtt_ms: float = Field(0.6, ge=0, le=MAX_MS, description="Redis round trip on an L1 miss")
 
 
 class JobTypeSpec(Section):
-    service_s: float = Field(gt=0, description="mean processing time (exponential)")
+    service_s: float = Field(gt=0, le=7 * 86_400, description="mean processing time (exponential)")
     failure_p: float = Field(0.0, ge=0, lt=1, description="chance one attempt fails")
 
 
@@ -271,7 +323,9 @@ class InfrastructureSpec(Section):
 
 
 class SloSpec(Section):
-    p95_ms: float = Field(250.0, gt=0, description="a minute whose p95 exceeds this violates")
+    p95_ms: float = Field(
+        250.0, gt=0, le=MAX_MS, description="a minute whose p95 exceeds this violates"
+    )
 
 
 class Scenario(PerfcoreConfig):
@@ -282,8 +336,8 @@ class Scenario(PerfcoreConfig):
     inherited, so their defaults are exactly ``perfcore config defaults``.
     """
 
-    seed: int = Field(1, ge=0)
-    horizon_s: float = Field(86_400.0, gt=0)
+    seed: int = Field(1, ge=0, le=2**63 - 1)
+    horizon_s: float = Field(86_400.0, gt=0, le=MAX_HORIZON_S, description="at most 30 days")
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
     infrastructure: InfrastructureSpec = Field(default_factory=InfrastructureSpec)
     slo: SloSpec = Field(default_factory=SloSpec)

@@ -158,7 +158,7 @@ class Workload:
         for cls_id, n, cdf in self.sources:
             mass = float((n * (cdf(np.array([[h]])) - cdf(np.array([[0.0]])))).sum())
             mix[REQUEST_CLASSES[cls_id]] += mass
-        polls = float(self._poll_times(0.0, h)[0].shape[0])
+        polls = float(self._poll_counts(0.0, h)[1].sum())  # counted, never materialised
         mix["organizer_dashboard"] += polls
         for st in self.scenario.workload.streams:
             mix[st.request_class] += _stream_mass(st, 0.0, h, h)
@@ -222,8 +222,8 @@ class Workload:
         cls = np.full(times.shape[0], cls_id, dtype=np.int8)
         return Arrivals(times, cls, events, keys.astype(np.int64))
 
-    def _poll_times(self, t0: float, t1: float) -> tuple[FloatArray, IntArray]:
-        """Every dashboard poll in [t0, t1): each organizer polls with its own phase."""
+    def _poll_counts(self, t0: float, t1: float) -> tuple[IntArray, IntArray]:
+        """Per organizer: the index of its first poll in [t0, t1), and how many it makes."""
         lay, b = self.layout, self.scenario.workload.behaviour
         period = b.dashboard_poll_s
         ev = lay.org_event
@@ -231,7 +231,13 @@ class Workload:
         hi = np.minimum(t1, lay.end[ev])
         k0 = np.ceil((lo - lay.org_phase) / period).astype(np.int64)
         k1 = np.ceil((hi - lay.org_phase) / period).astype(np.int64)
-        n = np.maximum(k1 - k0, 0)
+        return k0, np.maximum(k1 - k0, 0)
+
+    def _poll_times(self, t0: float, t1: float) -> tuple[FloatArray, IntArray]:
+        """Every dashboard poll in [t0, t1): each organizer polls with its own phase."""
+        lay, period = self.layout, self.scenario.workload.behaviour.dashboard_poll_s
+        ev = lay.org_event
+        k0, n = self._poll_counts(t0, t1)
         owner = np.repeat(np.arange(ev.shape[0]), n)
         step = np.arange(owner.shape[0]) - np.repeat(np.cumsum(n) - n, n)
         times = lay.org_phase[owner] + (k0[owner] + step) * period

@@ -30,6 +30,7 @@ from redis.exceptions import LockNotOwnedError, RedisClusterException, RedisErro
 
 from perfcore.errors import BadInput
 from perfcore.redact import redact
+from perfcore.urls import check_service_url
 
 # Everything a broken or slow Redis can raise at us.
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (
@@ -76,6 +77,8 @@ def check_url(url: str) -> str:
             f"redis_url: {redact(url)!r} must start with redis://, rediss://, unix:// "
             f"or {CLUSTER_SCHEME}"
         )
+    else:
+        check_service_url(url, "redis_url")
     return url
 
 

@@ -9,6 +9,7 @@ keys per namespace); in-process L1 counters live in the application
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,8 @@ from perfcore.cli_options import (
     out_option,
     set_option,
 )
-from perfcore.config import CacheConfig, load_config
-from perfcore.errors import ServiceUnavailable
+from perfcore.config import KEY_PREFIX_PATTERN, CacheConfig, load_config, validate_model
+from perfcore.errors import BadInput, ServiceUnavailable
 from perfcore.redact import redact
 
 _INFO_FIELDS = (
@@ -52,9 +53,11 @@ def _cache_config(
     if redis_url is not None:
         updates["redis_url"] = check_url(redis_url)
     if prefix is not None:
+        # A glob character here would widen SCAN and UNLINK beyond the cache's keys.
+        if not re.fullmatch(KEY_PREFIX_PATTERN, prefix):
+            raise BadInput(f"--prefix: {prefix!r} is not 1-32 of A-Z a-z 0-9 _ . -")
         updates["key_prefix"] = prefix
-    data = cache.model_dump() | updates
-    return CacheConfig.model_validate(data)
+    return validate_model(CacheConfig, cache.model_dump() | updates)
 
 
 async def l2_report(config: CacheConfig) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import click
 from perfcore.cli_options import config_option, emit, json_option, out_option, set_option
 from perfcore.config import DbOptConfig, load_config
 from perfcore.errors import BadInput
+from perfcore.urls import check_service_url
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 _UNIT_HOURS = {"s": 1 / 3600, "m": 1 / 60, "h": 1.0, "d": 24.0, "": 1.0}
@@ -47,6 +48,7 @@ def parse_since(text: str) -> float:
 def _check_dsn(dsn: str) -> str:
     if not dsn.startswith(("mysql+pymysql://", "mariadb+pymysql://")):
         raise BadInput("--dsn: expected mysql+pymysql://user@host:port/database")
+    check_service_url(dsn, "--dsn")  # a malformed DSN is bad input, not an unreachable server
     return dsn
 
 

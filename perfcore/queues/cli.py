@@ -8,7 +8,6 @@ running ``perfcore stack up``; the default ``queues.redis_url``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ from perfcore.cli_options import (
     redis_option,
     set_option,
 )
-from perfcore.config import QueuesConfig, load_config
+from perfcore.config import QueuesConfig, load_config, parse_json
 from perfcore.errors import BadInput, CheckFailed
 from perfcore.redact import install_log_redaction, redact
 
@@ -170,15 +169,27 @@ def add(
       perfcore queues add emergency_alert --redis redis://127.0.0.1:6380/0 \\
         --data '{"recipient": "ops@example.org", "subject": "Evacuate hall B"}'
     """
+    from perfcore.queues.handlers import InvalidJobData, UnknownJobType, check_job
     from perfcore.queues.manager import QueueManager
+    from perfcore.queues.worker import load_handlers
 
-    try:
-        data = json.loads(data_json)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"--data: invalid JSON: {exc.msg}") from None
+    data = parse_json(data_json, "--data")
     if not isinstance(data, dict):
         raise BadInput("--data: expected a JSON object")
     config = queues_config(config_path, overrides)
+    # Everything a worker would refuse is refused here, before anything is enqueued.
+    handlers = load_handlers(config.handlers)
+    try:
+        check_job(job_type, data, handlers)
+    except UnknownJobType:
+        raise BadInput(
+            f"JOB_TYPE: unknown job type {job_type!r}; known: {', '.join(sorted(handlers))}"
+        ) from None
+    except InvalidJobData as exc:
+        raise BadInput(f"--data.{exc}") from None
+    names = [spec.name for spec in config.queues]
+    if queue is not None and queue not in names:
+        raise BadInput(f"--queue: unknown queue {queue!r}; configured: {', '.join(names)}")
     url = resolve_redis_url(redis_url, config_path, overrides, config)
 
     async def run() -> dict[str, Any]:

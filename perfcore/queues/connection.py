@@ -29,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from perfcore.config import ConfigError
 from perfcore.errors import ServiceUnavailable
 from perfcore.redact import redact
+from perfcore.urls import check_service_url
 
 CLUSTER_SCHEME = "redis+cluster://"
 _HASH_TAG = re.compile(r"\{[^{}]+\}")
@@ -61,6 +62,7 @@ def parse_redis_url(url: str, field: str = "queues.redis_url") -> QueueRedis:
         raise ConfigError(
             f"{field}: expected redis://, rediss:// or redis+cluster://, got {redact(url)!r}"
         )
+    check_service_url(url, field)
     return QueueRedis(url)
 
 

@@ -255,6 +255,35 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+# The input model of each kind of work, and so of each platform job type: a
+# producer checks a job's data against it before enqueueing (a job that can
+# only fail at the worker is refused at once), and the handler parses it again.
+_INPUT_BY_KIND: dict[str, type[_Input]] = {
+    "notification": NotificationInput,
+    "analytics": EventsInput,
+    "report": EventsInput,
+    "export": ExportInput,
+}
+INPUT_MODELS: dict[str, type[_Input]] = {
+    name: _INPUT_BY_KIND[job.handler] for name, job in PLATFORM.job_types.items()
+}
+
+
+def check_job(
+    job_type: str, data: dict[str, Any], handlers: dict[str, Handler] | None = None
+) -> None:
+    """Raise :class:`UnknownJobType` or :class:`InvalidJobData` for a job no handler would accept.
+
+    ``handlers`` (default: the built-in ones) may add job types or replace a
+    built-in handler; data is checked against the built-in input model only
+    where the built-in handler is the one that will run.
+    """
+    handler = handler_for(job_type, handlers)
+    model = INPUT_MODELS.get(job_type)
+    if model is not None and handler is HANDLERS.get(job_type):
+        _parse(model, data)
+
+
 def handler_for(job_type: str, handlers: dict[str, Handler] | None = None) -> Handler:
     """The handler of ``job_type``; :class:`UnknownJobType` when there is none."""
     found = (HANDLERS if handlers is None else handlers).get(job_type)

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import signal
 from pathlib import Path
@@ -26,8 +25,18 @@ from perfcore.cli_options import (
     redis_option,
     set_option,
 )
-from perfcore.config import ConfigError, ScalingConfig, Section, load_config, validate_model
-from perfcore.errors import BadInput
+from perfcore.config import (
+    MAX_INPUT_BYTES,
+    MAX_REPLICAS,
+    ConfigError,
+    ScalingConfig,
+    Section,
+    load_config,
+    parse_json,
+    read_text_file,
+    validate_model,
+)
+from perfcore.errors import BadInput, ServiceUnavailable
 from perfcore.scaling.policies import POLICIES, Observation, PolicyHistory, make_policy
 
 policy_option = click.option(
@@ -44,10 +53,12 @@ def scale() -> None:
 
 
 class StateMetrics(Section):
-    cpu: float | None = Field(None, ge=0)
-    memory: float | None = Field(None, ge=0)
-    request_rate: float | None = Field(None, ge=0)
-    queue_backlog: float | None = Field(None, ge=0)
+    # Utilisations may exceed 1 (a pod above its CPU request); the bounds only
+    # keep a typo from asking for astronomically many replicas.
+    cpu: float | None = Field(None, ge=0, le=1000)
+    memory: float | None = Field(None, ge=0, le=1000)
+    request_rate: float | None = Field(None, ge=0, le=1e12)
+    queue_backlog: float | None = Field(None, ge=0, le=1e15)
 
 
 class StateHistory(Section):
@@ -59,12 +70,14 @@ class DecideState(Section):
     """What ``decide --state`` accepts: the moment to decide for, and what came before."""
 
     now: float = 0.0
-    current_replicas: int = Field(ge=0)
-    ready_replicas: int | None = Field(None, ge=0, description="default: current_replicas")
+    current_replicas: int = Field(ge=0, le=MAX_REPLICAS)
+    ready_replicas: int | None = Field(
+        None, ge=0, le=MAX_REPLICAS, description="default: current_replicas"
+    )
     metrics: StateMetrics = Field(default_factory=StateMetrics)
     targets: dict[str, Any] = Field(default_factory=dict, description="scaling.* overrides")
     history: StateHistory = Field(default_factory=StateHistory)
-    baseline_request_rate: float | None = Field(None, gt=0)
+    baseline_request_rate: float | None = Field(None, gt=0, le=1e12)
 
 
 def _scaling(
@@ -75,15 +88,16 @@ def _scaling(
 
 
 def _parse_state(raw: str) -> DecideState:
+    source = "--state"
     if raw.startswith("@"):
+        source = f"--state {raw[1:]}"
         try:
-            raw = Path(raw[1:]).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise BadInput(f"--state: cannot read {raw[1:]}: {exc.strerror}") from None
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"--state: invalid JSON: {exc.msg} at char {exc.pos}") from None
+            raw = read_text_file(Path(raw[1:]))
+        except ConfigError as exc:
+            raise BadInput(f"--state: {exc}") from None
+    if len(raw) > MAX_INPUT_BYTES:
+        raise BadInput(f"--state: too large (more than {MAX_INPUT_BYTES} characters)")
+    data = parse_json(raw, source)
     try:
         return validate_model(DecideState, data)
     except ConfigError as exc:
@@ -224,3 +238,8 @@ def run(
         f"{stats.failures} failures, last {stats.last_replicas} replicas"
     )
     emit(payload, as_json=as_json, out=out, stem="summary", text=text)
+    if stats.steps and stats.failures + stats.blind >= stats.steps:
+        # Nothing was read or acted on: a run that only failed must not look like success.
+        raise ServiceUnavailable(
+            f"no step of {stats.steps} read a metric or acted; last: {stats.last_error}"
+        )

@@ -54,14 +54,17 @@ class LoopStats:
     steps: int = 0
     actions: int = 0
     failures: int = 0
+    blind: int = 0  # steps that read no metric at all, so decided nothing
     last_replicas: int | None = None
     replicas_seen: list[int] = field(default_factory=list)
+    last_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "steps": self.steps,
             "scaling_actions": self.actions,
             "failures": self.failures,
+            "blind_steps": self.blind,
             "last_replicas": self.last_replicas,
             "max_replicas": max(self.replicas_seen, default=None),
         }
@@ -125,6 +128,9 @@ class AutoScaler:
         }
         record["reason"] = decision.reason
         if sample.errors:
+            if all(value is None for value in sample.as_dict().values()):
+                self.stats.blind += 1
+                self.stats.last_error = "; ".join(sample.errors)
             record["metric_errors"] = list(sample.errors)
             self.alert("metrics missing: " + "; ".join(sample.errors), record)
         if action != "none":
@@ -159,6 +165,7 @@ class AutoScaler:
 
     def _fail(self, record: dict[str, Any], message: str) -> dict[str, Any]:
         self.stats.failures += 1
+        self.stats.last_error = message
         record["outcome"] = "failed"
         record["error"] = message
         self.alert(message, record)

@@ -39,8 +39,13 @@ from perfcore.config import ScalingConfig
 _EPSILON = 1e-9
 
 
+# Past this, every count is "more than any bound": capping first keeps an
+# infinite ratio (a metric of 1e308) from overflowing math.ceil.
+_HUGE = 1e15
+
+
 def _ceil(value: float) -> int:
-    return math.ceil(value - _EPSILON)
+    return math.ceil(min(value, _HUGE) - _EPSILON)
 
 
 @dataclass(frozen=True)

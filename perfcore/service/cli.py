@@ -23,6 +23,9 @@ def _check_database_url(url: str) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+    from perfcore.urls import check_service_url
+
+    check_service_url(url, "--database-url")  # a malformed host or port is bad input
     try:
         parsed = make_url(url)
         parsed.get_dialect()  # an unknown driver fails here, not in the server's start-up

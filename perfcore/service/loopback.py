@@ -28,7 +28,10 @@ def is_loopback_host(host: str) -> bool:
 
 def require_loopback_url(url: str, field: str = "host") -> str:
     """Return ``url`` if it is an http(s) URL of a loopback host, else raise :class:`BadInput`."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # an unclosed [ of an IPv6 host
+        raise BadInput(f"{field}: malformed host in {url!r}") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise BadInput(f"{field}: expected http://127.0.0.1:PORT, got {url!r}")
     try:

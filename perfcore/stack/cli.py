@@ -13,7 +13,7 @@ from perfcore.stack.state import SERVICES, Stack
 
 run_dir_option = click.option(
     "--run-dir",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, file_okay=False),
     default=None,
     help="where pids, data and logs live [default: $PERFCORE_RUN_DIR or ./.perfcore/stack]",
 )

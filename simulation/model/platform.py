@@ -20,6 +20,7 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
+from simulation.budget import check_budget
 from simulation.metrics import Metrics
 from simulation.model.autoscaler import Autoscaler, Window
 from simulation.model.cache import CacheTier
@@ -60,6 +61,7 @@ class Platform:
         infra = scenario.infrastructure
         self.layout = EventLayout.draw(scenario, rng[0])
         self.workload = Workload(scenario, self.layout, rng[1])
+        check_budget(scenario, self.layout, self.workload)  # before any per-key memory
         initial = infra.api.initial_replicas or scenario.scaling.min_replicas
         slots = infra.api.slots_per_replica
         self.api = ServerPool(initial * slots)
