@@ -56,7 +56,12 @@ CASES: list[Case] = [
     case("cache-config-binary", f"cache stats --config bin.yaml --redis {DOWN}", 2, "bin.yaml"),
     case("worker-config-binary", "worker --queues low --config bin.yaml", 2, "bin.yaml"),
     case("db-config-binary", f"db advise --dsn {DSN_DOWN} --config bin.yaml", 2, "bin.yaml"),
-    case("stack-state-binary", "stack status --run-dir binstack", 2, "stack.json: not UTF-8"),
+    case(
+        "stack-state-binary",
+        "stack status --run-dir binstack",
+        2,
+        "stack.json: corrupt stack state (UnicodeDecodeError)",
+    ),
     # ---- nesting deeper than any parser's stack
     case("config-deep", "config check deep.yaml", 2, "deep.yaml: invalid YAML: nested"),
     case("simulate-deep", "simulate deep.yaml -q", 2, "nested too deeply"),
