@@ -68,7 +68,12 @@ CASES: list[Case] = [
     case("state-deep-file", "scale decide --state @deep.json", 2, "nested too deeply"),
     case("state-deep-inline", _state(DEEP), 2, "--state: invalid JSON: nested"),
     case("queues-data-deep", ["queues", "add", "dashboard_update", "--data", DEEP], 2, "--data"),
-    case("stack-state-deep", "stack status --run-dir deepstack", 2, "nested too deeply"),
+    case(
+        "stack-state-deep",
+        "stack status --run-dir deepstack",
+        2,
+        "corrupt stack state (RecursionError)",
+    ),
     case("config-anchors", "config check laughs.yaml", 2, "scaling.worker_command"),
     # ---- numbers that are not finite or overflow
     case("config-inf", "config check inf.yaml", 2, "cache.default_ttl_s: Input should be a finite"),
