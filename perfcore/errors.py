@@ -16,12 +16,12 @@ the same contract, so that no input can end in a traceback:
 
 from __future__ import annotations
 
-import re
 import sys
 
 from pydantic import ValidationError
 
 from perfcore.config import ConfigError, format_validation_error
+from perfcore.redact import redact
 
 BAD_INPUT = 2
 FAILED = 1
@@ -39,13 +39,10 @@ class ServiceUnavailable(RuntimeError):
     """A required local service (Redis, MariaDB, Node) is missing or not running."""
 
 
-# user:password@ in any scheme://; these lines may quote a library's message.
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s:]*:[^/@\s]*@")
-
-
 def _one_line(text: str) -> str:
+    # These lines may quote a library's message: mask any password in it.
     first = text.strip().splitlines()[0] if text.strip() else ""
-    return _CREDENTIALS.sub(r"\g<scheme>***@", first)
+    return redact(first)
 
 
 def _unreachable_types() -> tuple[type[BaseException], ...]:
