@@ -353,6 +353,10 @@ CASES: list[Case] = [
         2,
         "database_url",
     ),
+    case("calibrate-no-dir", "calibrate nosuchdir --out c.yaml", 2, "MEASURED_DIR"),
+    case("calibrate-empty-dir", "calibrate emptydir --out c.yaml", 2, "metrics_before.prom"),
+    case("validate-no-dir", "validate --measured nosuchdir", 2, "--measured"),
+    case("validate-empty-dir", "validate --measured emptydir", 2, "locust_final.json"),
     case("loadtest-host-bad", "loadtest --host http://[bad --run-time 1s", 2, "--host"),
     case("loadtest-host-remote", "loadtest --host http://example.com --run-time 1s", 2, "--host"),
     # ---- usage errors
@@ -409,6 +413,7 @@ def _write_inputs(d: Path) -> None:
     for name, body in stacks.items():
         (d / name).mkdir()
         (d / name / "stack.json").write_bytes(body)
+    (d / "emptydir").mkdir()  # a measured-run directory with nothing in it
 
 
 Outcome = Future[subprocess.CompletedProcess[str]]
