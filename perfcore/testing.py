@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,27 @@ def stack_urls(
 def run_dir(tmp_path: Path) -> Path:
     """A directory for a test's own extra servers."""
     return tmp_path
+
+
+@contextmanager
+def own_database(mariadb_dsn: str, prefix: str) -> Iterator[str]:
+    """The DSN of a fresh database on the stack's MariaDB, dropped afterwards.
+
+    Tests that seed or race get a database of their own, so they neither see
+    nor disturb what other tests wrote to the shared one.
+    """
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(mariadb_dsn)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE `{name}`"))
+    try:
+        yield make_url(mariadb_dsn).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()

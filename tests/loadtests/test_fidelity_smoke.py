@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from serve_process import serving
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+
+from perfcore.testing import own_database
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "benchmarks" / "scenarios" / "fidelity.yaml"
@@ -27,16 +27,8 @@ PERFCORE = [sys.executable, "-m", "perfcore"]
 
 @pytest.fixture()
 def database(mariadb_dsn: str) -> Iterator[str]:
-    name = f"fid_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(mariadb_dsn)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}`"))
-    try:
-        yield make_url(mariadb_dsn).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    with own_database(mariadb_dsn, "fid") as dsn:
+        yield dsn
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from perfcore.config import PerfcoreConfig, validate_model
 from perfcore.platform.seed import SeedSize
 from perfcore.service import ServiceOptions, create_app
 from perfcore.service.auth import mint
+from perfcore.testing import own_database
 
 SMALL = SeedSize(events=6, attendees=60, registrations_per_event=12, capacity=20)
 SECRET = os.environ["PERFCORE_AUTH_SECRET"]  # tests/conftest.py
@@ -47,16 +46,8 @@ def tokens() -> Tokens:
 @pytest.fixture(scope="module")
 def service_db(mariadb_dsn: str) -> Iterator[str]:
     """A database of its own on the stack's MariaDB (other tests seed the shared one)."""
-    name = f"svc_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(mariadb_dsn)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}`"))
-    try:
-        yield make_url(mariadb_dsn).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    with own_database(mariadb_dsn, "svc") as dsn:
+        yield dsn
 
 
 ConfigFactory = Callable[..., PerfcoreConfig]
