@@ -10,7 +10,9 @@ Next to them, ``workload`` describes the events and their attendees,
 ``slo`` what counts as a bad minute.
 
 Every field has a default, so an empty scenario is the built-in default day:
-300 overlapping events, 200,000 attendees, 24 simulated hours.
+300 overlapping events, 200,000 attendees, 24 simulated hours, with morning and
+evening check-in waves and ticket-sale flash crowds for the largest events
+(docs/simulation.md says where each number comes from).
 """
 
 from __future__ import annotations
@@ -65,6 +67,22 @@ QueryName = Annotated[str, _known("query class", tuple(PLATFORM.queries))]
 # ------------------------------------------------------------------ workload
 
 
+class StartWave(Section):
+    """A share of the events starting around one hour of the day (normal, ``sd_h``)."""
+
+    centre_h: float = Field(ge=0)
+    sd_h: float = Field(gt=0)
+    share: float = Field(gt=0, le=1)
+
+
+def _default_waves() -> list[StartWave]:
+    # Conference days open in the morning, meet-ups and concerts in the evening.
+    return [
+        StartWave(centre_h=9.0, sd_h=0.75, share=0.45),
+        StartWave(centre_h=18.5, sd_h=0.75, share=0.35),
+    ]
+
+
 class EventsSpec(Section):
     """The day's events: how many, how big, when."""
 
@@ -74,6 +92,10 @@ class EventsSpec(Section):
     min_attendees: int = Field(10, ge=1)
     first_start_h: float = Field(1.0, ge=0, description="earliest event start (hours)")
     last_start_h: float = Field(21.0, ge=0, description="latest event start (hours)")
+    start_waves: list[StartWave] = Field(
+        default_factory=_default_waves,
+        description="shares of events starting in waves; the rest start uniformly",
+    )
     duration_h: tuple[float, float] = Field((1.0, 4.0), description="uniform range of durations")
     registration_window_h: float = Field(6.0, gt=0, description="registration ramp before start")
     sessions_per_event: int = Field(8, ge=1)
@@ -85,7 +107,26 @@ class EventsSpec(Section):
             raise ValueError("last_start_h must not be before first_start_h")
         if not 0 < self.duration_h[0] <= self.duration_h[1]:
             raise ValueError("duration_h must be (low, high) with 0 < low <= high")
+        if sum(w.share for w in self.start_waves) > 1.0 + 1e-9:
+            raise ValueError("start_waves: shares must sum to at most 1")
         return self
+
+
+class TicketSalesSpec(Section):
+    """Ticket sales of the largest events open at one moment: a registration flash crowd.
+
+    A ``share`` of each such event's registrations arrive in an exponential
+    burst (mean ``decay_min``) from the opening, ``open_before_start_h`` before
+    the start (at the earliest at time 0); every buyer also reloads the event
+    page ``detail_views_per_buyer`` times and the listing once during the burst.
+    """
+
+    largest_events: int = Field(5, ge=0, description="how many of the largest events")
+    share: float = Field(0.6, ge=0, le=1, description="their registrations in the burst")
+    decay_min: float = Field(3.0, gt=0, description="mean delay of a buyer after the opening")
+    open_before_start_h: float = Field(5.0, ge=0)
+    detail_views_per_buyer: float = Field(10.0, ge=0)
+    listing_views_per_buyer: float = Field(1.0, ge=0)
 
 
 class BehaviourSpec(Section):
@@ -154,6 +195,10 @@ class EventJobsSpec(Section):
 class WorkloadSpec(Section):
     events: EventsSpec = Field(default_factory=EventsSpec)
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
+    ticket_sales: TicketSalesSpec = Field(default_factory=TicketSalesSpec)
+    traffic_from_s: float = Field(
+        0.0, ge=0, description="no requests before this time (the tuner's peak-window screening)"
+    )
     streams: list[StreamSpec] = Field(default_factory=list)
     timed_jobs: list[TimedJobSpec] = Field(default_factory=_default_timed_jobs)
     event_jobs: EventJobsSpec = Field(default_factory=EventJobsSpec)
@@ -251,7 +296,18 @@ def _default_job_types() -> dict[str, JobTypeSpec]:
     }
 
 
+class CostSpec(Section):
+    """Prices beyond the API pods (``api.cost_per_pod_hour``); 0 leaves a part unpriced."""
+
+    worker_slot_per_hour: float = Field(
+        0.005, ge=0, description="one job-worker slot (queue concurrency 1) for an hour"
+    )
+    redis_per_hour: float = Field(0.0, ge=0)
+    db_per_hour: float = Field(0.0, ge=0)
+
+
 class InfrastructureSpec(Section):
+    costs: CostSpec = Field(default_factory=CostSpec)
     api: ApiSpec = Field(default_factory=ApiSpec)
     request_classes: Annotated[dict[RequestClass, ClassSpec], _with_defaults(_default_classes)] = (
         Field(default_factory=_default_classes)
@@ -266,8 +322,21 @@ class InfrastructureSpec(Section):
 # ----------------------------------------------------------------- scenario
 
 
+def _default_queue_targets() -> dict[str, float]:
+    # Alerts and live notifications within seconds, dashboards' updates within a
+    # minute, reports and notifications within minutes, batch work within the hour.
+    return {"critical": 5.0, "high": 60.0, "normal": 300.0, "low": 3600.0}
+
+
 class SloSpec(Section):
     p95_ms: float = Field(250.0, gt=0, description="a minute whose p95 exceeds this violates")
+    max_violation_minutes: float = Field(
+        0.0, ge=0, description="the tuner's constraint: at most this many violating minutes"
+    )
+    queue_wait_p95_s: dict[str, float] = Field(
+        default_factory=_default_queue_targets,
+        description="per queue: the job-wait p95 the tuner must keep (queues not listed: none)",
+    )
 
 
 class Scenario(PerfcoreConfig):
@@ -292,6 +361,10 @@ class Scenario(PerfcoreConfig):
                 raise ValueError(f"infrastructure.request_classes: no cost for {name}")
             if rc.query is not None and rc.query not in infra.db.queries:
                 raise ValueError(f"infrastructure.db.queries: no cost for {rc.query} ({name})")
+        queues = {q.name for q in self.queues.queues}
+        for name in self.slo.queue_wait_p95_s:
+            if name not in queues:
+                raise ValueError(f"slo.queue_wait_p95_s: no queue {name!r} in queues.queues")
         if self.scaling.policy == "queue-backlog":
             # Production points that policy at job workers; the model has no worker tier.
             raise ValueError(
