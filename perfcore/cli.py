@@ -30,6 +30,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Run the SimPy model of the platform (no servers needed).",
     ),
     "tune": ("simulation.cli_tune:tune", "Choose config values with the simulation (Optuna)."),
+    "plan": (
+        "simulation.cli_plan:plan",
+        "Capacity plan: fewest replicas and workers for a day's size and SLO.",
+    ),
     "worker": ("perfcore.queues.cli:worker", "Run a BullMQ worker for some queues."),
     "queues": ("perfcore.queues.cli:queues", "Inspect the BullMQ priority queues."),
     "db": ("perfcore.dbopt.cli:db", "Index advisor for MySQL and MariaDB."),
