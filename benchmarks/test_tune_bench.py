@@ -31,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from simulation.run import simulate
 from simulation.scenario import load_scenario
 from simulation.tune import tune
@@ -51,6 +53,7 @@ def _run(trials: int, *, screen: bool, jobs: int) -> tuple[float, float, Any]:
     return per_trial, wall - result.timings["screening"], result
 
 
+@pytest.mark.timeout(7200)  # minutes of tuning on purpose: the suite's per-test bound is shorter
 def test_tune_speed(report_ratio: Callable[..., None]) -> None:
     engine = simulate(load_scenario(FLASH))
     rps = engine.platform.requests / engine.wall_seconds
