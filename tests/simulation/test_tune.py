@@ -67,8 +67,18 @@ def test_same_seed_same_recommendation_and_common_random_numbers(scenario_file: 
     assert [r.values for r in c.rows[1:]] != [r.values for r in a.rows[1:]]
 
 
-def test_the_pick_is_the_cheapest_that_meets_every_constraint(scenario_file: Path) -> None:
-    result = run_tune(scenario_file, seed=5)
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TuneResult]:
+    """One tune of TINY (sampler seed 5), shared by the tests that only read it."""
+    path = tmp_path_factory.mktemp("tuned") / "tiny.yaml"
+    path.write_text(TINY)
+    return path, run_tune(path, seed=5)
+
+
+def test_the_pick_is_the_cheapest_that_meets_every_constraint(
+    tuned: tuple[Path, TuneResult],
+) -> None:
+    result = tuned[1]
     full = [(r.number, r.full) for r in [result.start, *result.rows] if r.full is not None]
     feasible = [(n, ev) for n, ev in full if ev.feasible]
     assert feasible, "the starting configuration (6 pods) meets the SLO"
@@ -154,10 +164,12 @@ def test_cli_writes_files_production_loads(scenario_file: Path, tmp_path: Path) 
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
 
 
-def test_recommended_yaml_reproduces_the_confirmation(scenario_file: Path, tmp_path: Path) -> None:
+def test_recommended_yaml_reproduces_the_confirmation(
+    tuned: tuple[Path, TuneResult], tmp_path: Path
+) -> None:
     from simulation.tune_report import format_table, write_outputs
 
-    result = run_tune(scenario_file, seed=5)
+    scenario_file, result = tuned
     write_outputs(result, tmp_path, "tiny.yaml")
     tuned: Scenario = load_scenario(scenario_file, config_path=tmp_path / "recommended.yaml")
     again = evaluate(tuned, result.confirm_seeds, "confirm")
