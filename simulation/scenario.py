@@ -196,8 +196,8 @@ class WorkloadSpec(Section):
     events: EventsSpec = Field(default_factory=EventsSpec)
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
     ticket_sales: TicketSalesSpec = Field(default_factory=TicketSalesSpec)
-    traffic_from_s: float = Field(
-        0.0, ge=0, description="no requests before this time (the tuner's peak-window screening)"
+    traffic_windows: list[tuple[float, float]] | None = Field(
+        None, description="only requests inside these [start, end) seconds (tuner screening)"
     )
     streams: list[StreamSpec] = Field(default_factory=list)
     timed_jobs: list[TimedJobSpec] = Field(default_factory=_default_timed_jobs)
@@ -361,10 +361,13 @@ class Scenario(PerfcoreConfig):
                 raise ValueError(f"infrastructure.request_classes: no cost for {name}")
             if rc.query is not None and rc.query not in infra.db.queries:
                 raise ValueError(f"infrastructure.db.queries: no cost for {rc.query} ({name})")
-        queues = {q.name for q in self.queues.queues}
-        for name in self.slo.queue_wait_p95_s:
-            if name not in queues:
-                raise ValueError(f"slo.queue_wait_p95_s: no queue {name!r} in queues.queues")
+        # Targets a scenario gives must name its queues; the built-in ones apply
+        # to whichever of the default queues the scenario keeps.
+        if "queue_wait_p95_s" in self.slo.model_fields_set:
+            queues = {q.name for q in self.queues.queues}
+            for name in self.slo.queue_wait_p95_s:
+                if name not in queues:
+                    raise ValueError(f"slo.queue_wait_p95_s: no queue {name!r} in queues.queues")
         if self.scaling.policy == "queue-backlog":
             # Production points that policy at job workers; the model has no worker tier.
             raise ValueError(
@@ -372,6 +375,12 @@ class Scenario(PerfcoreConfig):
                 " simulate (it scales API pods): use target-tracking or seed"
             )
         return self
+
+    @property
+    def queue_targets(self) -> dict[str, float]:
+        """The job-wait p95 targets of the scenario's queues (name -> seconds)."""
+        queues = {q.name for q in self.queues.queues}
+        return {k: v for k, v in self.slo.queue_wait_p95_s.items() if k in queues}
 
     @property
     def config(self) -> PerfcoreConfig:

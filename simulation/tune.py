@@ -101,8 +101,8 @@ class TuneResult:
             "params": [p.spec() for p in self.params],
             "seeds": self.seeds,
             "confirm_seeds": self.confirm_seeds,
-            "screening_window_s": (
-                [self.window.start_s, self.window.end_s] if self.window else None
+            "screening_windows_s": (
+                [list(span) for span in self.window.spans] if self.window else None
             ),
             "recommended_from": "start" if self.chosen < 0 else f"trial {self.chosen}",
             "recommended_values": self.chosen_row.values,

@@ -206,11 +206,13 @@ class Workload:
         for stream in self.scenario.workload.streams:
             parts.append(self._stream(stream, edges))
         arrivals = Arrivals.concat(parts)
-        start = self.scenario.workload.traffic_from_s
-        if start > t0:
-            keep = int(np.searchsorted(arrivals.time, start))
+        windows = self.scenario.workload.traffic_windows
+        if windows is not None:
+            keep = np.zeros(len(arrivals), dtype=bool)
+            for lo, hi in windows:
+                keep |= (arrivals.time >= lo) & (arrivals.time < hi)
             a = arrivals
-            arrivals = Arrivals(a.time[keep:], a.cls[keep:], a.event[keep:], a.key[keep:])
+            arrivals = Arrivals(a.time[keep], a.cls[keep], a.event[keep], a.key[keep])
         return arrivals
 
     # -------------------------------------------------------------- helpers
