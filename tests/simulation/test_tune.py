@@ -218,3 +218,21 @@ def test_bad_param_exits_2_with_one_line(
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and field in lines[0], captured.err
+
+
+@pytest.mark.parametrize(
+    ("storage", "code", "text"),
+    [
+        ("mysql+pymysql://user:s3cret@127.0.0.1:1/optuna", 1, "cannot open the study storage"),
+        ("no-scheme", 2, "--storage: expected"),
+    ],
+)
+def test_bad_or_unreachable_storage_is_one_line(
+    storage: str, code: int, text: str, scenario_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["tune", str(scenario_file), "--trials", "1", "--seeds", "1", "--storage", storage])
+    assert exit_info.value.code == code
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and text in err
+    assert "s3cret" not in err
