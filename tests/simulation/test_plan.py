@@ -35,6 +35,7 @@ def day(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.timeout(900)  # about 30 short simulations; slow on a loaded 2-core machine
 def test_the_answer_holds_on_every_seed_and_one_replica_less_does_not(day: Path) -> None:
     base = load_scenario(day)
     answer = plan(base, 6000, slo_p95_ms=250.0, seeds=2)

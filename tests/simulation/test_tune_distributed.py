@@ -40,6 +40,9 @@ def test_two_processes_share_one_study(storage_url: str, tmp_path: Path) -> None
     args = [sys.executable, "-m", "perfcore", "tune", str(scenario), "--trials", str(TRIALS),
             "--seeds", "2", "--confirm-seeds", "1", "--leaders", "2", "--storage", storage_url,
             "--study", "shared", *(f"--param={p.spec()}" for p in PARAMS), "--json"]  # fmt: skip
+    # The storage's tables are created once, before the processes join (two processes
+    # creating Optuna's schema at the same moment race on MariaDB's DDL).
+    optuna.storages.RDBStorage(storage_url)
     procs = [
         subprocess.Popen(
             [*args, "--seed", str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
