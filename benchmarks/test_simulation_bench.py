@@ -30,7 +30,12 @@ from simulation.scenario import load_scenario
 
 # The default day's first four simulated hours (about a ninth of its requests, at its
 # density), with a fixed replica count: the naive model cannot autoscale.
-SMALL = ["horizon_s=14400", "scaling.min_replicas=4", "scaling.max_replicas=4"]
+SMALL = [
+    "horizon_s=14400",
+    "scaling.min_replicas=4",
+    "scaling.max_replicas=4",
+    "workload.events.start_waves=[]",  # events from the first hour on, as before the waves
+]
 
 
 @pytest.fixture(scope="module")

@@ -1,90 +1,148 @@
 """``perfcore tune``: choose configuration values with the simulation, write ``recommended.yaml``.
 
-Progress (one tick per trial) goes to stderr when it is a terminal; ``--json``
-prints exactly one JSON object on stdout; bad input exits 2 with one line
-naming the field.
+Progress (trials finished in the study) goes to stderr; ``--json`` prints
+exactly one JSON object on stdout; bad input exits 2 with one line naming the
+field; an unreachable ``--storage`` exits 1.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from perfcore.cli_options import json_option, out_option, set_option
+from perfcore.cli_options import json_option, json_text, out_option, set_option
 from simulation.scenario import load_scenario
-from simulation.tune import DEFAULT_PARAMS, DEFAULT_VIOLATION_WEIGHT, Param, Trial
+from simulation.tune_space import DEFAULT_PARAMS, Param
 
 
 @click.command()
 @click.argument("scenario", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--trials", type=int, default=30, show_default=True, help="simulations to run")
+@click.option(
+    "--trials",
+    type=click.IntRange(1, 10_000),
+    default=30,
+    show_default=True,
+    help="configurations screened",
+)
 @click.option(
     "--param",
     "param_specs",
     multiple=True,
     metavar="PATH=LOW:HIGH[:log|:int]",
-    help="a config field to search (repeatable; replaces the default space)",
+    help="a config field to search, any field --set reaches (repeatable; replaces the default)",
 )
 @click.option(
-    "--violation-weight",
-    type=float,
-    default=DEFAULT_VIOLATION_WEIGHT,
+    "--seeds",
+    type=click.IntRange(1, 100),
+    default=3,
     show_default=True,
-    help="pod-hours one SLO-violation minute costs in the objective",
+    help="seeds per trial (the same for all)",
+)
+@click.option(
+    "--confirm-seeds",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="fresh seeds for the confirmation",
+)
+@click.option(
+    "--leaders",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="screened trials promoted to the full day",
+)
+@click.option(
+    "--screen/--no-screen",
+    default=True,
+    show_default=True,
+    help="screen trials on the busiest hour (else every trial runs the full horizon)",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="local processes running trials",
+)
+@click.option(
+    "--storage",
+    default=None,
+    metavar="URL",
+    help="Optuna storage shared by tune processes: sqlite:///f.db, mysql+pymysql://..., journal:FILE",
+)
+@click.option(
+    "--study", "study_name", default="perfcore-tune", show_default=True, help="study name"
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="sampler seed")
 @set_option
 @out_option
 @json_option
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def tune(
     scenario: Path | None,
     trials: int,
     param_specs: tuple[str, ...],
-    violation_weight: float,
+    seeds: int,
+    confirm_seeds: int,
+    leaders: int,
+    screen: bool,
+    jobs: int,
+    storage: str | None,
+    study_name: str,
     seed: int,
     overrides: tuple[str, ...],
     out: Path | None,
     as_json: bool,
+    quiet: bool,
 ) -> None:
-    """Search config values on SCENARIO (YAML; default: the built-in day) and recommend the best.
+    """Search config values on SCENARIO (YAML; default: the built-in day) and recommend one.
 
-    Each trial simulates the scenario with proposed values and scores
-    pod-hours + WEIGHT x SLO-violation minutes (lower is better); --set
-    overrides scenario fields before tuning, --out DIR writes recommended.yaml,
-    trials.csv and tuning.png. The default
-    space is cache.default_ttl_s=30:1800:log, scaling.target_cpu=0.4:0.85,
-    scaling.target_requests_per_replica=10:50, scaling.min_replicas=1:6:int.
+    Objectives: cost, SLO-violation minutes, per-queue job-wait p95 against
+    the scenario's targets (slo.queue_wait_p95_s) and cache staleness. Each
+    trial runs on the same --seeds seeds, screened on the busiest hour; the
+    --leaders best run the full day, and the recommendation is the cheapest
+    configuration meeting every constraint (slo.max_violation_minutes, the
+    queue targets) on every seed, confirmed on fresh seeds against the start
+    and the seed design's settings.
 
     \b
     Example:
-      perfcore tune simulation/scenarios/flash_crowd.yaml --trials 20 --out reports/tune
+      perfcore tune simulation/scenarios/flash_crowd.yaml --trials 50 --jobs 2 --out reports/tune
+      perfcore tune --param queues.queues.normal.concurrency=4:64:int \\
+                    --param cache.namespaces.event_detail.ttl_s=10:900:log
+      perfcore tune --storage sqlite:///study.db --study day1   # run on several machines
       perfcore config check reports/tune/recommended.yaml
-      perfcore simulate simulation/scenarios/flash_crowd.yaml --config reports/tune/recommended.yaml
     """
     from simulation.tune import tune as run_tune
+    from simulation.tune_report import format_table
 
     params = [Param.parse(s) for s in param_specs] or list(DEFAULT_PARAMS)
     base = load_scenario(scenario, list(overrides))
     bar = None
-    if sys.stderr.isatty():
+    if not quiet and sys.stderr.isatty():
         from tqdm import tqdm  # type: ignore[import-untyped]
 
         bar = tqdm(total=trials, unit="trial", file=sys.stderr, leave=False)
 
-    def on_trial(row: Trial) -> None:
+    def on_trial(done: int) -> None:
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(objective=f"{row.objective:.2f}")
+            bar.update(done - bar.n)
 
     result = run_tune(
         base,
         params,
         trials=trials,
-        violation_weight=violation_weight,
-        seed=seed,
+        seeds=seeds,
+        confirm_seeds=confirm_seeds,
+        leaders=leaders,
+        screen=screen,
+        jobs=jobs,
+        storage=storage,
+        study_name=study_name,
+        sampler_seed=seed,
         on_trial=on_trial,
     )
     if bar is not None:
@@ -97,20 +155,16 @@ def tune(
         source = str(scenario) if scenario is not None else "the default scenario"
         summary["outputs"] = [str(p) for p in write_outputs(result, out, source)]
     if as_json:
-        click.echo(json.dumps(summary))
+        click.echo(json_text(summary))
         return
-    from simulation.tune_report import format_table
-
-    best = result.best
     click.echo(format_table(result))
-    origin = "the starting configuration" if best.number < 0 else f"trial {best.number}"
-    click.echo(
-        f"\nbest: {origin}, objective {best.objective:.3f} (start {result.start.objective:.3f})"
-    )
-    for path, value in best.values.items():
+    origin = "the starting configuration" if result.chosen < 0 else f"trial {result.chosen}"
+    rule = "meets every constraint" if result.meets_constraints else "misses the constraints least"
+    click.echo(f"\nrecommended: {origin}, the cheapest that {rule} on seeds {result.seeds}")
+    for path, value in result.chosen_row.values.items():
         click.echo(f"  {path} = {value}")
-    if result.insensitive:
-        click.echo(f"changes nothing here: {', '.join(result.insensitive)}")
+    held = "held" if summary["gain_held"] else "did NOT hold"
+    click.echo(f"on fresh seeds {result.confirm_seeds} the gain over the start {held}")
     click.echo(f"wall time {result.wall_seconds:.1f} s")
     if "outputs" in summary:
         click.echo("written: " + ", ".join(summary["outputs"]))

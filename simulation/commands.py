@@ -23,3 +23,7 @@ loadtest = CommandRef(
     "simulation.cli_loadtest:loadtest",
     "Load-test with Locust: a scenario's load, loopback or allow-listed staging, bounded.",
 )
+plan = CommandRef(
+    "simulation.cli_plan:plan",
+    "Capacity plan: fewest replicas and workers for a day's size and SLO.",
+)

@@ -80,6 +80,7 @@ class RunResult:
                 "mean_latency_ms": _num(1000 * float(tot.sojourn_sum.sum()) / n) if n else 0.0,
                 "mean_in_system": _num(tot.in_system_sum / max(tot.in_system_samples, 1)),
             },
+            "staleness": _staleness(p, tot.count),
             "requests_by_class": {
                 name: int(tot.count[i]) for i, name in enumerate(REQUEST_CLASSES) if tot.count[i]
             },
@@ -89,6 +90,24 @@ class RunResult:
             },
             "seed": sc.seed,
         }
+
+
+def _staleness(p: Platform, count: Any) -> dict[str, Any]:
+    """Cached reads served out of date (a write they missed), from the request path's counters."""
+    path = p.path
+    cached = [i for i, off in enumerate(path.table.offset) if off >= 0]
+    reads = int(sum(int(count[i]) for i in cached))
+    stale = sum(path.stale_reads[i] for i in cached)
+    seconds = sum(path.stale_s[i] for i in cached)
+    return {
+        "stale_read_share": round(stale / reads, 6) if reads else 0.0,
+        "mean_stale_s": round(seconds / reads, 4) if reads else 0.0,
+        "by_class_s": {
+            REQUEST_CLASSES[i]: round(path.stale_s[i] / max(path.stale_reads[i], 1), 3)
+            for i in cached
+            if path.stale_reads[i]
+        },
+    }
 
 
 def _num(x: float) -> float:

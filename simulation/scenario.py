@@ -10,7 +10,9 @@ Next to them, ``workload`` describes the events and their attendees,
 ``slo`` what counts as a bad minute.
 
 Every field has a default, so an empty scenario is the built-in default day:
-300 overlapping events, 200,000 attendees, 24 simulated hours.
+300 overlapping events, 200,000 attendees, 24 simulated hours, with morning and
+evening check-in waves and ticket-sale flash crowds for the largest events
+(docs/simulation.md says where each number comes from).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ MAX_PER_ATTENDEE = 1_000.0  # page views of one attendee of one event
 MAX_RATE_PER_S = 100_000.0
 MAX_KEYS = 10_000_000
 MAX_MS = 3_600_000.0  # a request or query of an hour is already a failure
+MAX_PRICE = 1e6  # per hour, in any currency: far above any real price
 
 RequestClass = Annotated[str, _known("request class", REQUEST_CLASSES)]
 JobTypeName = Annotated[str, _known("job type", tuple(PLATFORM.job_types))]
@@ -76,6 +79,22 @@ QueryName = Annotated[str, _known("query class", tuple(PLATFORM.queries))]
 
 
 # ------------------------------------------------------------------ workload
+
+
+class StartWave(Section):
+    """A share of the events starting around one hour of the day (normal, ``sd_h``)."""
+
+    centre_h: float = Field(ge=0, le=MAX_HOURS)
+    sd_h: float = Field(gt=0, le=MAX_HOURS)
+    share: float = Field(gt=0, le=1)
+
+
+def _default_waves() -> list[StartWave]:
+    # Conference days open in the morning, meet-ups and concerts in the evening.
+    return [
+        StartWave(centre_h=9.0, sd_h=0.75, share=0.45),
+        StartWave(centre_h=18.5, sd_h=0.75, share=0.35),
+    ]
 
 
 class EventsSpec(Section):
@@ -91,6 +110,10 @@ class EventsSpec(Section):
         1.0, ge=0, le=MAX_HOURS, description="earliest event start (hours)"
     )
     last_start_h: float = Field(21.0, ge=0, le=MAX_HOURS, description="latest event start (hours)")
+    start_waves: list[StartWave] = Field(
+        default_factory=_default_waves,
+        description="shares of events starting in waves; the rest start uniformly",
+    )
     duration_h: tuple[float, float] = Field((1.0, 4.0), description="uniform range of durations")
     registration_window_h: float = Field(
         6.0, gt=0, le=MAX_HOURS, description="registration ramp before start"
@@ -106,7 +129,30 @@ class EventsSpec(Section):
             raise ValueError(
                 f"duration_h must be (low, high) with 0 < low <= high <= {MAX_HOURS:g}"
             )
+        if sum(w.share for w in self.start_waves) > 1.0 + 1e-9:
+            raise ValueError("start_waves: shares must sum to at most 1")
         return self
+
+
+class TicketSalesSpec(Section):
+    """Ticket sales of the largest events open at one moment: a registration flash crowd.
+
+    A ``share`` of each such event's registrations arrive in an exponential
+    burst (mean ``decay_min``) from the opening, ``open_before_start_h`` before
+    the start (at the earliest at time 0); every buyer also reloads the event
+    page ``detail_views_per_buyer`` times and the listing once during the burst.
+    """
+
+    largest_events: int = Field(
+        5, ge=0, le=MAX_EVENTS, description="how many of the largest events"
+    )
+    share: float = Field(0.6, ge=0, le=1, description="their registrations in the burst")
+    decay_min: float = Field(
+        3.0, gt=0, le=MAX_HORIZON_S / 60, description="mean delay of a buyer after the opening"
+    )
+    open_before_start_h: float = Field(5.0, ge=0, le=MAX_HOURS)
+    detail_views_per_buyer: float = Field(10.0, ge=0, le=MAX_PER_ATTENDEE)
+    listing_views_per_buyer: float = Field(1.0, ge=0, le=MAX_PER_ATTENDEE)
 
 
 class BehaviourSpec(Section):
@@ -197,6 +243,10 @@ class EventJobsSpec(Section):
 class WorkloadSpec(Section):
     events: EventsSpec = Field(default_factory=EventsSpec)
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
+    ticket_sales: TicketSalesSpec = Field(default_factory=TicketSalesSpec)
+    traffic_windows: list[tuple[float, float]] | None = Field(
+        None, description="only requests inside these [start, end) seconds (tuner screening)"
+    )
     streams: list[StreamSpec] = Field(default_factory=list)
     timed_jobs: list[TimedJobSpec] = Field(default_factory=_default_timed_jobs)
     event_jobs: EventJobsSpec = Field(default_factory=EventJobsSpec)
@@ -274,7 +324,7 @@ class ApiSpec(Section):
     memory_per_busy_slot: float = Field(
         0.05, ge=0, le=1, description="extra fraction per busy slot"
     )
-    cost_per_pod_hour: float = Field(0.10, ge=0, le=1e6)
+    cost_per_pod_hour: float = Field(0.10, ge=0, le=MAX_PRICE)
     auth_ms: float = Field(
         0.05, ge=0, le=1000, description="CPU of the token check, on every class that needs a token"
     )
@@ -307,7 +357,21 @@ def _default_job_types() -> dict[str, JobTypeSpec]:
     }
 
 
+class CostSpec(Section):
+    """Prices beyond the API pods (``api.cost_per_pod_hour``); 0 leaves a part unpriced."""
+
+    worker_slot_per_hour: float = Field(
+        0.005,
+        ge=0,
+        le=MAX_PRICE,
+        description="one job-worker slot (queue concurrency 1) for an hour",
+    )
+    redis_per_hour: float = Field(0.0, ge=0, le=MAX_PRICE)
+    db_per_hour: float = Field(0.0, ge=0, le=MAX_PRICE)
+
+
 class InfrastructureSpec(Section):
+    costs: CostSpec = Field(default_factory=CostSpec)
     api: ApiSpec = Field(default_factory=ApiSpec)
     request_classes: Annotated[dict[RequestClass, ClassSpec], _with_defaults(_default_classes)] = (
         Field(default_factory=_default_classes)
@@ -322,9 +386,25 @@ class InfrastructureSpec(Section):
 # ----------------------------------------------------------------- scenario
 
 
+def _default_queue_targets() -> dict[str, float]:
+    # Alerts and live notifications within seconds, dashboards' updates within a
+    # minute, reports and notifications within minutes, batch work within the hour.
+    return {"critical": 5.0, "high": 60.0, "normal": 300.0, "low": 3600.0}
+
+
 class SloSpec(Section):
     p95_ms: float = Field(
         250.0, gt=0, le=MAX_MS, description="a minute whose p95 exceeds this violates"
+    )
+    max_violation_minutes: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_HORIZON_S / 60,
+        description="the tuner's constraint: at most this many violating minutes",
+    )
+    queue_wait_p95_s: dict[str, Annotated[float, Field(gt=0, le=MAX_HORIZON_S)]] = Field(
+        default_factory=_default_queue_targets,
+        description="per queue: the job-wait p95 the tuner must keep (queues not listed: none)",
     )
 
 
@@ -350,6 +430,13 @@ class Scenario(PerfcoreConfig):
                 raise ValueError(f"infrastructure.request_classes: no cost for {name}")
             if rc.query is not None and rc.query not in infra.db.queries:
                 raise ValueError(f"infrastructure.db.queries: no cost for {rc.query} ({name})")
+        # Targets a scenario gives must name its queues; the built-in ones apply
+        # to whichever of the default queues the scenario keeps.
+        if "queue_wait_p95_s" in self.slo.model_fields_set:
+            queues = {q.name for q in self.queues.queues}
+            for name in self.slo.queue_wait_p95_s:
+                if name not in queues:
+                    raise ValueError(f"slo.queue_wait_p95_s: no queue {name!r} in queues.queues")
         if self.scaling.policy == "queue-backlog":
             # Production points that policy at job workers; the model has no worker tier.
             raise ValueError(
@@ -357,6 +444,12 @@ class Scenario(PerfcoreConfig):
                 " simulate (it scales API pods): use target-tracking or seed"
             )
         return self
+
+    @property
+    def queue_targets(self) -> dict[str, float]:
+        """The job-wait p95 targets of the scenario's queues (name -> seconds)."""
+        queues = {q.name for q in self.queues.queues}
+        return {k: v for k, v in self.slo.queue_wait_p95_s.items() if k in queues}
 
     @property
     def config(self) -> PerfcoreConfig:

@@ -1,220 +1,219 @@
 """Tuning: search perfcore configuration values with the simulation as the judge.
 
-A :class:`Param` names a field of the perfcore configuration by its dotted
-path (``scaling.target_cpu``) with bounds. Each Optuna trial proposes values,
-applies them to the scenario as ``--set``-style overrides
-(:func:`perfcore.config.apply_overrides`), runs :func:`simulation.run.simulate`
-and scores the run::
+The steps of :func:`tune`, each reproducible from the scenario's seed:
 
-    objective = pod_hours + violation_weight * slo.violation_minutes
+1. **Screen** ``trials`` configurations (multi-objective TPE, the scenario's
+   constraints; :mod:`simulation.tune_study`) on the busiest hour of the day
+   (:mod:`simulation.tune_fidelity`), each on the same ``seeds`` (common random
+   numbers: every trial sees the same draws of the day).
+2. **Promote** the ``leaders`` best screened configurations (meeting the
+   constraints first, then cheapest) and the starting configuration to the
+   full day, on the same seeds.
+3. **Pick** by the rule of :func:`simulation.tune_objectives.pick`: the
+   cheapest full-day configuration meeting every constraint on every seed.
+4. **Confirm** the pick on fresh seeds no trial saw, next to the starting
+   configuration and the seed design's settings
+   (:data:`simulation.tune_space.SEED_SETTINGS`), with the spread over seeds.
 
-Cost is what the platform pays; an SLO-violation minute is priced as
-``violation_weight`` pod-hours, so by default (10) no saving in pods buys a
-minute of slow pages. A penalty keeps one number to minimise (no constraint
-bookkeeping) and still ranks two violating configurations by how badly they
-violate. Every trial runs with the scenario's own simulation seed (common
-random numbers), so trials differ only by their configuration; the sampler
-(``TPESampler(seed=...)``) makes the whole search reproducible.
-
-The recommendation is the full :class:`perfcore.config.PerfcoreConfig` of the
-scenario with the best values applied -- or the scenario's starting
-configuration if no trial beat it -- so it loads unchanged into production.
+Trials run in ``jobs`` local processes, or in any number of ``perfcore tune``
+processes sharing ``storage``.
 """
 
 from __future__ import annotations
 
-import math
+import multiprocessing
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from perfcore.config import (
-    ConfigError,
-    PerfcoreConfig,
-    apply_overrides,
-    validate_model,
-    value_at,
-)
+from perfcore.config import ConfigError, PerfcoreConfig
 from perfcore.errors import BadInput
 from simulation.run import simulate
-from simulation.scenario import PLATFORM_SECTIONS, Scenario
-
-DEFAULT_VIOLATION_WEIGHT = 10.0
-
-
-@dataclass(frozen=True)
-class Param:
-    """One dimension of the search space: a config field and its bounds."""
-
-    path: str
-    low: float
-    high: float
-    log: bool = False
-    integer: bool = False
-
-    @classmethod
-    def parse(cls, spec: str) -> Param:
-        """Parse ``path=low:high[:log][:int]``, e.g. ``cache.default_ttl_s=30:1800:log``."""
-        path, sep, rest = spec.partition("=")
-        path = path.strip()
-        if not sep or not path:
-            raise BadInput(f"--param {spec}: expected path=low:high[:log|:int]")
-        parts = rest.split(":")
-        flags = {p.strip() for p in parts[2:]}
-        if len(parts) < 2 or not flags <= {"log", "int"}:
-            raise BadInput(f"{path}: expected low:high[:log|:int], got {rest!r}")
-        try:
-            low, high = float(parts[0]), float(parts[1])
-        except ValueError:
-            raise BadInput(f"{path}: bounds must be numbers, got {rest!r}") from None
-        return cls(path, low, high, log="log" in flags, integer="int" in flags)
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.low) and math.isfinite(self.high)):
-            raise BadInput(f"{self.path}: bounds must be finite")
-        if self.low >= self.high:
-            raise BadInput(
-                f"{self.path}: low must be below high (got {self.low:g} >= {self.high:g})"
-            )
-        if self.log and self.low <= 0:
-            raise BadInput(f"{self.path}: a log scale needs low > 0 (got {self.low:g})")
-        if self.integer and not (float(self.low).is_integer() and float(self.high).is_integer()):
-            raise BadInput(f"{self.path}: integer bounds must be whole numbers")
-
-    def spec(self) -> str:
-        flags = (":log" if self.log else "") + (":int" if self.integer else "")
-        return f"{self.path}={self.low:g}:{self.high:g}{flags}"
-
-
-DEFAULT_PARAMS: tuple[Param, ...] = (
-    Param("cache.default_ttl_s", 30.0, 1800.0, log=True),
-    Param("scaling.target_cpu", 0.4, 0.85),
-    Param("scaling.target_requests_per_replica", 10.0, 50.0),
-    Param("scaling.min_replicas", 1, 6, integer=True),
+from simulation.scenario import Scenario
+from simulation.tune_fidelity import Window, busiest_window, screening
+from simulation.tune_objectives import Evaluation, Measure, pick
+from simulation.tune_space import (
+    DEFAULT_PARAMS,
+    SEED_SETTINGS,
+    Param,
+    check_params,
+    start_values,
+    with_sets,
+    with_values,
+)
+from simulation.tune_study import (
+    INVALID,
+    load_study,
+    measures_of,
+    open_storage,
+    run_trials,
+    wait_for_others,
 )
 
+if TYPE_CHECKING:
+    import optuna
 
-def with_values(base: Scenario, values: dict[str, float | None]) -> Scenario:
-    """The scenario with ``path=value`` overrides applied (one-line ConfigError if invalid)."""
-    sets = [f"{path}={value!r}" for path, value in values.items()]
-    return validate_model(Scenario, apply_overrides(base.model_dump(mode="json"), sets))
+__all__ = ["DEFAULT_PARAMS", "Param", "Row", "TuneResult", "tune"]
 
-
-def check_params(base: Scenario, params: Sequence[Param]) -> None:
-    """Reject a search space that cannot be applied: raise :class:`BadInput` naming the field."""
-    data = base.model_dump(mode="json")
-    seen: set[str] = set()
-    for p in params:
-        if p.path in seen:
-            raise BadInput(f"{p.path}: given twice")
-        seen.add(p.path)
-        if p.path.split(".")[0] not in PLATFORM_SECTIONS:
-            raise BadInput(
-                f"{p.path}: not a perfcore config field ({', '.join(PLATFORM_SECTIONS)})"
-            )
-        try:
-            node = value_at(data, p.path)
-        except ConfigError as exc:
-            raise BadInput(str(exc)) from None
-        # None is an optional number (e.g. target_requests_per_replica); the bounds check decides.
-        if isinstance(node, bool) or not isinstance(node, int | float | None):
-            raise BadInput(f"{p.path}: not a number (is {type(node).__name__})")
-        for bound in (p.low, p.high):
-            try:
-                with_values(base, {p.path: _cast(p, bound)})
-            except ConfigError as exc:
-                # A bound the field itself rejects is bad input. A cross-field rule
-                # (min_replicas <= max_replicas) may hold once another param moves:
-                # such combinations are left to the trials, which record them invalid.
-                if str(exc).startswith(f"{p.path}:"):
-                    raise BadInput(str(exc)) from None
-
-
-def _cast(p: Param, value: float) -> float:
-    return round(value) if p.integer else value
-
-
-def score(summary: dict[str, Any], violation_weight: float) -> float:
-    """The objective of one run: pod-hours plus the priced SLO-violation minutes."""
-    pod_hours = float(summary["replicas"]["pod_hours"])
-    return pod_hours + violation_weight * float(summary["slo"]["violation_minutes"])
+FRESH_SEED_OFFSET = 10_000  # confirmation seeds: far from any trial's seeds
+WAIT_FOR_OTHERS_S = 3600.0
 
 
 @dataclass(frozen=True)
-class Trial:
-    """One row of the trial table (``state`` is ``ok`` or ``invalid: <reason>``)."""
+class Row:
+    """One screened trial (``state``: ``ok`` or why it did not run)."""
 
     number: int
     values: dict[str, float | None]
-    objective: float
-    pod_hours: float
-    violation_minutes: float
-    p95_ms: float
+    screen: Evaluation | None
+    full: Evaluation | None = None
     state: str = "ok"
 
 
 @dataclass
 class TuneResult:
     params: list[Param]
-    violation_weight: float
-    trials: list[Trial]
-    start: Trial  # the scenario's own configuration, number -1
-    best: Trial  # the trial (or the start) the recommendation comes from
+    seeds: list[int]
+    confirm_seeds: list[int]
+    window: Window | None
+    rows: list[Row]
+    start: Row  # the scenario's own configuration, number -1, evaluated on the full day
+    chosen: int  # the trial number the recommendation comes from (-1: the start)
+    meets_constraints: bool
     recommended: PerfcoreConfig
-    insensitive: list[str] = field(default_factory=list)
+    confirmation: dict[str, Evaluation]  # "recommended", "start", "seed settings"
+    slo_p95_ms: float = 250.0
+    study_name: str = "perfcore-tune"
     wall_seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def chosen_row(self) -> Row:
+        return (
+            self.start if self.chosen < 0 else next(r for r in self.rows if r.number == self.chosen)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "params": [p.spec() for p in self.params],
-            "violation_weight": self.violation_weight,
-            "start": _row(self.start),
-            "best": _row(self.best),
-            "recommended_from": "start" if self.best.number < 0 else "trial",
-            "insensitive": self.insensitive,
-            "trials": [_row(t) for t in self.trials],
+            "seeds": self.seeds,
+            "confirm_seeds": self.confirm_seeds,
+            "screening_windows_s": (
+                [list(span) for span in self.window.spans] if self.window else None
+            ),
+            "recommended_from": "start" if self.chosen < 0 else f"trial {self.chosen}",
+            "recommended_values": self.chosen_row.values,
+            "meets_constraints": self.meets_constraints,
+            "confirmation": {k: v.to_json() for k, v in self.confirmation.items()},
+            "gain_held": gain_held(self),
+            "trials": [_row_json(r) for r in self.rows],
+            "start": _row_json(self.start),
+            "study": self.study_name,
             "wall_seconds": round(self.wall_seconds, 3),
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
 
-def _row(t: Trial) -> dict[str, Any]:
+def _row_json(r: Row) -> dict[str, Any]:
     return {
-        "trial": t.number,
-        "values": t.values,
-        "objective": round(t.objective, 4),
-        "pod_hours": t.pod_hours,
-        "violation_minutes": t.violation_minutes,
-        "p95_ms": t.p95_ms,
-        "state": t.state,
+        "trial": r.number,
+        "values": r.values,
+        "state": r.state,
+        "screen": r.screen.to_json() if r.screen else None,
+        "full": r.full.to_json() if r.full else None,
     }
 
 
-def _fingerprint(summary: dict[str, Any]) -> dict[str, Any]:
-    # Everything a run measured, without the wall-clock figures that vary run to run.
-    return {
-        k: v for k, v in summary.items() if k not in ("wall_seconds", "requests_per_wall_second")
-    }
+def gain_held(result: TuneResult) -> bool:
+    """On the fresh seeds: the pick meets the constraints, or misses them less than the start."""
+    rec, start = result.confirmation["recommended"], result.confirmation["start"]
+    if rec.feasible:
+        return not start.feasible or rec.mean("cost_usd") <= start.mean("cost_usd") * 1.0001
+    return rec.excess < start.excess
 
 
-def _measure(
-    scenario: Scenario, number: int, values: dict[str, float | None], weight: float
-) -> tuple[Trial, dict[str, Any]]:
-    s = simulate(scenario).summary()
-    trial = Trial(
-        number=number,
-        values=values,
-        objective=score(s, weight),
-        pod_hours=float(s["replicas"]["pod_hours"]),
-        violation_minutes=float(s["slo"]["violation_minutes"]),
-        p95_ms=float(s["latency_ms"]["p95"]),
+# ------------------------------------------------------------- evaluation
+
+
+def evaluate(
+    scenario: Scenario, seeds: Sequence[int], fidelity: str, *, keep_day: bool = False
+) -> Evaluation:
+    """``scenario`` simulated once per seed (``keep_day``: the first seed's per-minute series)."""
+    measures = []
+    day: dict[str, list[float]] = {}
+    for seed in seeds:
+        sc = scenario.model_copy(update={"seed": seed})
+        run = simulate(sc)
+        measures.append(Measure.of(sc, run.summary()))
+        if keep_day and not day:
+            m = run.metrics
+            day = {
+                "p95_ms": [float(x) for x in m.p95_per_minute()],
+                "replicas": [float(x) for x in m.replicas],
+                "requests_per_s": [float(x) / 60.0 for x in m.arrivals.sum(axis=1)],
+            }
+    ev = Evaluation.of(scenario, measures, fidelity)
+    if day:
+        ev.extra["day"] = day
+    return ev
+
+
+def _suggest(params: Sequence[Param]) -> Callable[[optuna.Trial], dict[str, float | None]]:
+    def suggest(trial: optuna.Trial) -> dict[str, float | None]:
+        values: dict[str, float | None] = {}
+        for p in params:
+            if p.integer:
+                values[p.path] = trial.suggest_int(p.path, int(p.low), int(p.high), log=p.log)
+            else:
+                values[p.path] = trial.suggest_float(p.path, p.low, p.high, log=p.log)
+        return values
+
+    return suggest
+
+
+def _screen_evaluator(
+    base: Scenario, seeds: Sequence[int], window: Window | None
+) -> Callable[[dict[str, float | None]], Evaluation | str]:
+    def run(values: dict[str, float | None]) -> Evaluation | str:
+        try:
+            sc = with_values(base, values)
+        except ConfigError as exc:
+            return str(exc)  # a combination can be invalid (min_replicas above max_replicas)
+        if window is None:
+            return evaluate(sc, seeds, "full")
+        return evaluate(screening(sc, window), seeds, "screen")
+
+    return run
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a trial process needs (picklable)."""
+
+    base: dict[str, Any]
+    params: list[Param]
+    seeds: list[int]
+    window: Window | None
+    trials: int
+    storage: str
+    study: str
+    sampler_seed: int
+
+
+def _trial_process(job: _Job) -> None:
+    from perfcore.config import validate_model
+
+    base = validate_model(Scenario, job.base)
+    study = load_study(open_storage(job.storage), job.study, job.sampler_seed)
+    run_trials(
+        study, _suggest(job.params), _screen_evaluator(base, job.seeds, job.window), job.trials
     )
-    return trial, _fingerprint(s)
 
 
-def _start_values(base: Scenario, params: Sequence[Param]) -> dict[str, float | None]:
-    data: Any = base.model_dump(mode="json")
-    return {p.path: value_at(data, p.path) for p in params}
+# ------------------------------------------------------------------- tune
 
 
 def tune(
@@ -222,84 +221,168 @@ def tune(
     params: Sequence[Param] = DEFAULT_PARAMS,
     *,
     trials: int = 30,
-    violation_weight: float = DEFAULT_VIOLATION_WEIGHT,
-    seed: int = 0,
-    on_trial: Callable[[Trial], None] | None = None,
+    seeds: int = 3,
+    confirm_seeds: int = 3,
+    leaders: int = 3,
+    screen: bool = True,
+    jobs: int = 1,
+    storage: str | None = None,
+    study_name: str = "perfcore-tune",
+    sampler_seed: int = 0,
+    on_trial: Callable[[int], None] | None = None,
 ) -> TuneResult:
-    """Search ``params`` over ``trials`` simulations of ``base``; see the module docstring."""
-    import optuna
-
-    if trials < 1:
-        raise BadInput(f"trials: must be at least 1 (got {trials})")
-    if not math.isfinite(violation_weight) or violation_weight < 0:
-        raise BadInput(f"violation_weight: must be >= 0 (got {violation_weight:g})")
+    """Search ``params`` on ``base``; see the module docstring for the steps."""
+    for name, value, low in (
+        ("trials", trials, 1),
+        ("seeds", seeds, 1),
+        ("jobs", jobs, 1),
+        ("confirm_seeds", confirm_seeds, 1),
+        ("leaders", leaders, 1),
+    ):
+        if value < low:
+            raise BadInput(f"{name}: must be at least {low} (got {value})")
     check_params(base, params)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.perf_counter()
-    rows: list[Trial] = []
-    scenarios: dict[int, tuple[Scenario, dict[str, Any]]] = {}
+    timings: dict[str, float] = {}
+    seed_list = [base.seed + i for i in range(seeds)]
+    fresh = [base.seed + FRESH_SEED_OFFSET + i for i in range(confirm_seeds)]
+    window = busiest_window(base) if screen else None
+    if window is not None and screening(base, window) is base:
+        window = None  # the whole horizon is the busiest hour: nothing to cut
+    start_vals = start_values(base, params)
 
-    def objective(trial: optuna.Trial) -> float:
-        values: dict[str, float | None] = {}
-        for p in params:
-            if p.integer:
-                values[p.path] = trial.suggest_int(p.path, int(p.low), int(p.high), log=p.log)
-            else:
-                values[p.path] = trial.suggest_float(p.path, p.low, p.high, log=p.log)
+    with tempfile.TemporaryDirectory(prefix="perfcore-tune-") as tmp:
+        url = storage
+        if url is None and jobs > 1:
+            url = f"journal:{Path(tmp) / 'study.log'}"  # local processes share a journal file
+        study = load_study(open_storage(url), study_name, sampler_seed)
+        if not study.trials and _inside(params, start_vals):
+            # The start is trial 0: the front always holds the configuration to beat.
+            study.enqueue_trial(
+                {k: v for k, v in start_vals.items() if v is not None}, skip_if_exists=True
+            )
+        t0 = time.perf_counter()
+        others = []
+        if jobs > 1:
+            assert url is not None
+            job = _Job(
+                base.model_dump(mode="json"),
+                list(params),
+                seed_list,
+                window,
+                trials,
+                url,
+                study_name,
+                sampler_seed,
+            )
+            ctx = multiprocessing.get_context("fork")
+            for i in range(1, jobs):
+                proc = ctx.Process(target=_trial_process, args=(_with_seed(job, i),), daemon=True)
+                proc.start()
+                others.append(proc)
         try:
-            scenario = with_values(base, values)
-        except ConfigError as exc:
-            # A combination can be invalid (min_replicas above max_replicas): skip, record why.
-            rows.append(Trial(trial.number, values, math.inf, 0.0, 0.0, 0.0, f"invalid: {exc}"))
-            raise optuna.TrialPruned(str(exc)) from None
-        row, fingerprint = _measure(scenario, trial.number, values, violation_weight)
-        rows.append(row)
-        scenarios[trial.number] = (scenario, fingerprint)
-        if on_trial is not None:
-            on_trial(row)
-        return row.objective
+            run_trials(
+                study,
+                _suggest(params),
+                _screen_evaluator(base, seed_list, window),
+                trials,
+                on_trial,
+            )
+            wait_for_others(study, trials, WAIT_FOR_OTHERS_S)
+        finally:
+            for proc in others:
+                proc.join(timeout=WAIT_FOR_OTHERS_S)
+        timings["screening"] = time.perf_counter() - t0
+        rows = _rows(study, params, trials, base, "full" if window is None else "screen")
 
-    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(objective, n_trials=trials)
-
-    start, start_fingerprint = _measure(base, -1, _start_values(base, params), violation_weight)
-    ok = [r for r in rows if r.state == "ok"]
-    if not ok:
-        reason = rows[0].state.removeprefix("invalid: ")
+    if not any(r.state == "ok" for r in rows):
+        reason = next((r.state for r in rows), "no trials").removeprefix("invalid: ")
         raise BadInput(f"params: every trial's configuration was invalid, e.g. {reason}")
-    best = min(ok, key=lambda r: (r.objective, r.number))
-    if start.objective < best.objective:
-        best, (best_scenario, reference) = start, (base, start_fingerprint)
-    else:
-        best_scenario, reference = scenarios[best.number]
+
+    t0 = time.perf_counter()
+    start = Row(-1, start_vals, None, evaluate(base, seed_list, "full"))
+    promoted = _promote(base, rows, seed_list, window, leaders)
+    timings["full_day_leaders"] = time.perf_counter() - t0
+    candidates = [(start.number, start.full), *((r.number, r.full) for r in promoted)]
+    chosen, _, meets = pick([(k, ev) for k, ev in candidates if ev is not None])
+    rows = [next((p for p in promoted if p.number == r.number), r) for r in rows]
+    chosen_values = (
+        start.values if chosen < 0 else next(r for r in rows if r.number == chosen).values
+    )
+    recommended = base if chosen < 0 else with_values(base, chosen_values)
+
+    t0 = time.perf_counter()
+    confirmation = {"recommended": evaluate(recommended, fresh, "confirm", keep_day=True)}
+    confirmation["start"] = (
+        confirmation["recommended"]
+        if chosen < 0
+        else evaluate(base, fresh, "confirm", keep_day=True)
+    )
+    confirmation["seed settings"] = evaluate(with_sets(base, SEED_SETTINGS), fresh, "confirm")
+    timings["confirmation"] = time.perf_counter() - t0
     return TuneResult(
         params=list(params),
-        violation_weight=violation_weight,
-        trials=rows,
+        seeds=seed_list,
+        confirm_seeds=fresh,
+        window=window,
+        rows=rows,
         start=start,
-        best=best,
-        recommended=best_scenario.config,
-        insensitive=_insensitive(best_scenario, reference, params),
+        chosen=chosen,
+        meets_constraints=meets,
+        recommended=recommended.config,
+        confirmation=confirmation,
+        slo_p95_ms=base.slo.p95_ms,
+        study_name=study_name,
         wall_seconds=time.perf_counter() - started,
+        timings=timings,
     )
 
 
-def _insensitive(best: Scenario, reference: dict[str, Any], params: Sequence[Param]) -> list[str]:
-    """Params that change nothing: moving one to its farther bound leaves the run identical.
+def _inside(params: Sequence[Param], values: dict[str, float | None]) -> bool:
+    return all((v := values[p.path]) is not None and p.low <= v <= p.high for p in params)
 
-    One extra simulation per param, from the recommended configuration: a
-    field the scenario never exercises (a target of another scaling policy, a
-    TTL no namespace uses) shows up here instead of looking "tuned".
-    """
-    found: list[str] = []
-    current = _start_values(best, params)
-    for p in params:
-        now = current[p.path]
-        far = p.low if now is None or abs(now - p.high) < abs(now - p.low) else p.high
-        try:
-            moved = with_values(best, {p.path: _cast(p, far)})
-        except ConfigError:
+
+def _with_seed(job: _Job, i: int) -> _Job:
+    # Each process samples with its own seed; the shared storage keeps their trials apart.
+    return _Job(
+        job.base,
+        job.params,
+        job.seeds,
+        job.window,
+        job.trials,
+        job.storage,
+        job.study,
+        job.sampler_seed + i,
+    )
+
+
+def _rows(
+    study: optuna.Study, params: Sequence[Param], trials: int, base: Scenario, fidelity: str
+) -> list[Row]:
+    import optuna
+
+    rows = []
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        if t.number >= trials:
             continue
-        if _fingerprint(simulate(moved).summary()) == reference:
-            found.append(p.path)
-    return found
+        values: dict[str, float | None] = {p.path: t.params.get(p.path) for p in params}
+        measures = measures_of(t.user_attrs)
+        if t.state == optuna.trial.TrialState.COMPLETE and measures is not None:
+            rows.append(Row(t.number, values, Evaluation.of(base, measures, fidelity)))
+        else:
+            why = t.user_attrs.get(INVALID, t.state.name.lower())
+            rows.append(Row(t.number, values, None, state=f"invalid: {why}"))
+    return rows
+
+
+def _promote(
+    base: Scenario, rows: list[Row], seeds: list[int], window: Window | None, leaders: int
+) -> list[Row]:
+    """The best screened rows, evaluated on the full day (as they are when there was no window)."""
+    ok = [r for r in rows if r.screen is not None]
+    ranked = sorted(ok, key=lambda r: (r.screen.excess > 0, r.screen.mean("cost_usd"), r.number))  # type: ignore[union-attr]
+    promoted = []
+    for r in ranked[:leaders]:
+        full = r.screen if window is None else evaluate(with_values(base, r.values), seeds, "full")
+        promoted.append(Row(r.number, r.values, r.screen, full))
+    return promoted

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simulation.scenario import KEY_SPACE, REQUEST_CLASSES, Scenario, StreamSpec
+from simulation.scenario import KEY_SPACE, REQUEST_CLASSES, EventsSpec, Scenario, StreamSpec
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -96,9 +96,22 @@ class EventLayout:
         org_event = np.repeat(np.arange(n, dtype=np.int64), organizers)
         poll = scenario.workload.behaviour.dashboard_poll_s
         org_phase = rng.uniform(0.0, poll, org_event.shape[0])
+        if spec.start_waves and n:
+            start = _wave_starts(spec, start, rng)
         return cls(
             size, first, start, duration, spec.sessions_per_event, organizers, org_event, org_phase
         )
+
+
+def _wave_starts(spec: EventsSpec, uniform: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """Start times where each wave's share of events starts around its centre (the rest keep
+    their uniform draw), clipped to [first_start_h, last_start_h]."""
+    shares = np.array([w.share for w in spec.start_waves])
+    pick = rng.choice(len(shares) + 1, size=uniform.shape[0], p=[*shares, 1.0 - shares.sum()])
+    centre = np.array([w.centre_h for w in spec.start_waves] + [0.0])[pick]
+    sd = np.array([w.sd_h for w in spec.start_waves] + [1.0])[pick]
+    waved = np.clip(rng.normal(centre, sd), spec.first_start_h, spec.last_start_h) * 3600.0
+    return np.where(pick < len(shares), waved, uniform)
 
 
 # A class's time distribution per event: CDF evaluated at times (broadcast: grid x events).
@@ -135,9 +148,24 @@ class Workload:
         def after(t: FloatArray) -> FloatArray:
             return np.clip((t - (s + d)) / 3600.0, 0.0, 1.0)
 
+        sale = scenario.workload.ticket_sales
+        opens = np.maximum(s - sale.open_before_start_h * 3600.0, 0.0)
+        tau = sale.decay_min * 60.0
+
+        def burst(t: FloatArray) -> FloatArray:
+            return 1.0 - np.exp(-np.maximum(t - opens, 0.0) / tau)
+
+        # Buyers of the largest events come in the sale's burst instead of the ramp.
+        buyers = np.zeros(layout.count)
+        if sale.largest_events and layout.count:
+            top = np.argsort(-layout.size, kind="stable")[: sale.largest_events]
+            buyers[top] = size[top] * b.register_fraction * sale.share
         # (class, expected count per event, CDF over time)
         self.sources: list[tuple[int, FloatArray, Cdf]] = [
-            (CLASS_ID["register"], size * b.register_fraction, ramp),
+            (CLASS_ID["register"], size * b.register_fraction - buyers, ramp),
+            (CLASS_ID["register"], buyers, burst),
+            (CLASS_ID["event_detail"], buyers * sale.detail_views_per_buyer, burst),
+            (CLASS_ID["list_active_events"], buyers * sale.listing_views_per_buyer, burst),
             (CLASS_ID["check_in"], size * b.checkin_fraction, checkin),
             (CLASS_ID["event_detail"], size * b.detail_views, detail),
             (CLASS_ID["attendee_profile"], size * b.profile_views, during),
@@ -193,7 +221,15 @@ class Workload:
             parts.append(self._arrivals(CLASS_ID["organizer_dashboard"], times, events))
         for stream in self.scenario.workload.streams:
             parts.append(self._stream(stream, edges))
-        return Arrivals.concat(parts)
+        arrivals = Arrivals.concat(parts)
+        windows = self.scenario.workload.traffic_windows
+        if windows is not None:
+            keep = np.zeros(len(arrivals), dtype=bool)
+            for lo, hi in windows:
+                keep |= (arrivals.time >= lo) & (arrivals.time < hi)
+            a = arrivals
+            arrivals = Arrivals(a.time[keep], a.cls[keep], a.event[keep], a.key[keep])
+        return arrivals
 
     # -------------------------------------------------------------- helpers
 

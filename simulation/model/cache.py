@@ -50,6 +50,8 @@ class CacheTier:
         # A fetch in flight: when it lands (0: none) and the expiry it brings.
         self.landing_at: list[float] = [0.0] * total
         self.next_expires: list[float] = [0.0] * total
+        # When a write first left the cached value out of date (0: up to date).
+        self.dirty_at: list[float] = [0.0] * total
         self.l1: list[dict[int, L1Entry]] = [{} for _ in range(replicas)]
         self.l1_max_ttl = config.l1.max_ttl_s
         self.l1_max_entries = config.l1.max_entries

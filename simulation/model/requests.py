@@ -15,8 +15,14 @@ arrival order:
    :mod:`perfcore.cache.policy`. A request finding the key expired while a
    fetch is in flight waits for it (single-flight; a miss without a query);
    during an early refresh the old value still serves;
-3. for a write: runs its query, then invalidates the namespaces it touches;
+3. for a write: runs its query, then invalidates the namespaces it touches,
+   and marks stale the cached values that read a table it wrote but that it
+   does not invalidate (see :func:`stale_marks`);
 4. frees the slot when done.
+
+Staleness: a cached value marked stale at time *w* and served at *now*
+counts ``now - w`` seconds (how long the served value has been out of date);
+a new fetch or an invalidation clears the mark.
 
 It returns start, end and cache outcome per request; metrics and jobs are
 derived from those arrays with numpy afterwards.
@@ -52,13 +58,14 @@ class ClassTable:
     ttl_s: list[float]
     invalidates: list[list[tuple[int, bool]]]  # (offset, keyed by event rather than by key)
     jobs: list[list[tuple[str, float]]]
+    marks: list[list[tuple[int, int]]]  # (offset, STALE_* key mode) a write leaves stale
 
     @classmethod
     def build(cls, scenario: Scenario, cache: CacheTier) -> ClassTable:
         """The platform's request classes with the scenario's costs and config."""
         infra = scenario.infrastructure
         queries = infra.db.queries
-        t = ClassTable([], [], [], [], [], [], [])
+        t = ClassTable([], [], [], [], [], [], [], [])
         for name in REQUEST_CLASSES:
             rc = PLATFORM.request_classes[name]
             # A class that needs a token pays for checking it, as the service does.
@@ -82,7 +89,43 @@ class ClassTable:
                     inv.append((cache.offset[item.namespace], item.key == "event"))
             t.invalidates.append(inv)
             t.jobs.append(sorted(rc.jobs.items()))
+            marks = stale_marks(name) if cache.enabled else []
+            t.marks.append([(cache.offset[ns], mode) for ns, mode in marks])
         return t
+
+
+# How a write's stale mark finds the key of a namespace (by the read's key space).
+STALE_GLOBAL, STALE_EVENT, STALE_SESSIONS, STALE_OWN = 0, 1, 2, 3
+
+
+def stale_marks(write_class: str) -> list[tuple[str, int]]:
+    """Namespaces a write leaves stale: they read a table it writes and it does not invalidate.
+
+    From the platform description only (query tables, invalidations):
+    ``check_in`` writes ``registrations`` and ``check_ins``, which event pages
+    and session pages read, and invalidates neither.
+
+    >>> stale_marks("check_in")
+    [('event_detail', 1), ('session_page', 2)]
+    """
+    rc = PLATFORM.request_classes[write_class]
+    if not rc.write or rc.query is None:
+        return []
+    written = set(PLATFORM.queries[rc.query].tables)
+    dropped = {i.namespace for i in rc.invalidates}
+    found: list[tuple[str, int]] = []
+    for read in PLATFORM.request_classes.values():
+        ns = read.namespace
+        if ns is None or read.query is None or ns in dropped or ns in (f[0] for f in found):
+            continue
+        if not written & set(PLATFORM.queries[read.query].tables):
+            continue
+        mode = {"global": STALE_GLOBAL, "event": STALE_EVENT, "session": STALE_SESSIONS}.get(
+            read.key, STALE_OWN if read.key == rc.key else -1
+        )
+        if mode >= 0:
+            found.append((ns, mode))
+    return found
 
 
 @dataclass(frozen=True)
@@ -106,6 +149,11 @@ class RequestPath:
         self.l1_s = c.l1_lookup_ms / 1000.0
         self.rtt_s = c.l2_rtt_ms / 1000.0
         self.beta = scenario.cache.xfetch_beta
+        self.sessions = max(scenario.workload.events.sessions_per_event, 1)
+        # Per class: cached reads served, and the summed seconds they were out of date.
+        n = len(REQUEST_CLASSES)
+        self.stale_reads = [0] * n
+        self.stale_s = [0.0] * n
 
     def serve(
         self,
@@ -126,8 +174,10 @@ class RequestPath:
         tab, cache = self.table, self.cache
         api, cpus, db = self.api.heap, self.cpu.heap, self.db.heap
         l2, inv_at, fetch, l1s = cache.l2_expires, cache.invalidated_at, cache.fetch_s, cache.l1
-        land, nxt = cache.landing_at, cache.next_expires
+        land, nxt, dirty = cache.landing_at, cache.next_expires, cache.dirty_at
         offset, use_l1, ttl, invalidates = tab.offset, tab.use_l1, tab.ttl_s, tab.invalidates
+        marks, n_sess = tab.marks, self.sessions
+        stale_reads, stale_s = self.stale_reads, self.stale_s
         n_rep = len(l1s)
         l1_s, rtt, beta, l1_max, l1_cap = (
             self.l1_s,
@@ -161,6 +211,10 @@ class RequestPath:
                     if e is not None and e[0] > now and e[1] >= inv_at[gk]:
                         level = L1_HIT
                         end = now + l1_s
+                        w = dirty[gk]
+                        if w and now > w:
+                            stale_reads[c] += 1
+                            stale_s[c] += now - w
                 if level:
                     now += l1_s
                     la = land[gk]
@@ -172,6 +226,10 @@ class RequestPath:
                         # A hit (while an early refresh is in flight, too: the old value serves).
                         level = L2_HIT
                         end = now + rtt
+                        w = dirty[gk]
+                        if w and now > w:
+                            stale_reads[c] += 1
+                            stale_s[c] += now - w
                         if d is not None:
                             d[gk] = (l1_exp(now, exp, l1_max, fetch[gk], beta), now)
                             if len(d) > l1_cap:
@@ -190,6 +248,7 @@ class RequestPath:
                             done = q
                         fetch[gk] = done - q
                         land[gk] = done
+                        dirty[gk] = 0.0  # a fresh read of the tables
                         exp = done + ttl[c]
                         nxt[gk] = exp
                         if d is not None:
@@ -210,7 +269,18 @@ class RequestPath:
                     l2[gk] = 0.0
                     land[gk] = 0.0  # the write wins over a fetch in flight
                     inv_at[gk] = end
+                    dirty[gk] = 0.0
                     end += rtt
+                for m_off, mode in marks[c]:
+                    if mode == STALE_SESSIONS:
+                        first = m_off + ev * n_sess
+                        for gk in range(first, first + n_sess):
+                            if not dirty[gk]:
+                                dirty[gk] = end
+                        continue
+                    gk = m_off + (0 if mode == STALE_GLOBAL else ev if mode == STALE_EVENT else k)
+                    if not dirty[gk]:
+                        dirty[gk] = end
             replace(api, end)
             add_start(start)
             add_end(end)

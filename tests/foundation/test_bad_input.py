@@ -136,7 +136,17 @@ CASES: list[Case] = [
         2,
         "--run-time",
     ),
-    case("tune-weight-nan", "tune --violation-weight nan --trials 1", 2, "violation_weight"),
+    case("tune-trials-huge", "tune --trials 100000000", 2, "--trials"),
+    case("tune-seeds-0", "tune --seeds 0 --trials 1", 2, "--seeds"),
+    case("tune-jobs-0", "tune --jobs 0 --trials 1", 2, "--jobs"),
+    case("plan-slo-nan", "plan --attendees 6000 --slo-p95-ms nan", 2, "--slo-p95-ms"),
+    case(
+        "plan-attendees-huge",
+        "plan --attendees 10000000000000 --slo-p95-ms 250",
+        2,
+        "total_attendees",
+    ),
+    case("plan-seeds-huge", "plan --attendees 6000 --slo-p95-ms 250 --seeds 100000", 2, "--seeds"),
     case(
         "tune-param-inf",
         "tune --param cache.default_ttl_s=1:inf --trials 1",

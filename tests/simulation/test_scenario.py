@@ -38,7 +38,7 @@ def test_platform_sections_are_perfcore_config(tmp_path: Path) -> None:
 
 
 def test_ttl_override_reaches_the_model() -> None:
-    base = ["horizon_s=3600", "workload.events.first_start_h=0.2"]
+    base = ["horizon_s=3600", "workload.events.first_start_h=0.2", "workload.events.start_waves=[]"]
     long = simulate(load_scenario(None, base)).summary()["cache"]["hit_ratio"]
     short = simulate(load_scenario(None, [*base, "cache.default_ttl_s=2"])).summary()["cache"]
     assert short["hit_ratio"] < long - 0.1
