@@ -78,9 +78,12 @@ fig.tight_layout()
 # ## Over time
 
 # %%
+from IPython.display import Image, display  # noqa: E402
+
 from simulation.validate_plot import plot_over_time  # noqa: E402
 
 out = Path(os.environ.get("PERFCORE_REPORT_DIR", "reports"))
 out.mkdir(parents=True, exist_ok=True)
 png = plot_over_time(rep, measured, out / "validation_over_time.png")
 print(png)
+display(Image(filename=str(png)))

@@ -1,21 +1,16 @@
-"""The benchmark-history notebook runs top to bottom on saved runs (percent format is valid Python).
-
-In-process: matplotlib with the Agg backend, output captured."""
+"""The benchmark-history notebook runs top to bottom in a Jupyter kernel, on saved runs."""
 
 from __future__ import annotations
 
 import json
-import runpy
 from pathlib import Path
 
-import pytest
+from notebook_kernel import execute
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_history_shows_each_benchmark_over_the_saved_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_history_shows_each_benchmark_over_the_saved_runs(tmp_path: Path) -> None:
     committed = sorted((REPO / "benchmarks" / "baselines").glob("*/*/[0-9][0-9][0-9][0-9]_*.json"))
     assert committed, "no committed baseline run"
     run = json.loads(committed[-1].read_text())
@@ -27,11 +22,14 @@ def test_history_shows_each_benchmark_over_the_saved_runs(
     run["commit_info"]["id"] = "beefcafe" * 5
     run["benchmarks"][0]["stats"]["median"] *= 1.25
     (folder / "0002_b.json").write_text(json.dumps(run))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("PERFCORE_BENCH_STORAGE", str(tmp_path / "storage"))
-    monkeypatch.setenv("PERFCORE_REPORTS", str(tmp_path / "reports"))
-    runpy.run_path(str(REPO / "notebooks" / "benchmark_history.py"), run_name="__main__")
-    lines = capsys.readouterr().out.splitlines()
+    executed = execute(
+        "benchmark_history",
+        env={
+            "PERFCORE_BENCH_STORAGE": str(tmp_path / "storage"),
+            "PERFCORE_REPORTS": str(tmp_path / "reports"),
+        },
+    )
+    lines = executed.text.splitlines()
     assert lines[0] == f"2 saved runs in {tmp_path / 'storage'}"
     first = run["benchmarks"][0]["name"]
     row = next(line for line in lines if line.startswith(first))

@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jupytext
-import nbformat
 import pytest
-from nbclient import NotebookClient
+from notebook_kernel import execute
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from perfcore.service.metrics import LATENCY_BUCKETS
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _measured_run(directory: Path) -> None:
@@ -38,25 +34,16 @@ def _measured_run(directory: Path) -> None:
 
 @pytest.mark.slow
 def test_validation_notebook_executes_in_a_kernel(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     _measured_run(tmp_path / "run")
-    notebook = jupytext.read(REPO / "notebooks" / "validation_report.py")
     reports = tmp_path / "reports"
-    env = {"PERFCORE_MEASURED": str(tmp_path / "run"), "PERFCORE_REPORT_DIR": str(reports),
-           "MPLBACKEND": "Agg"}  # fmt: skip
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)  # the kernel inherits this process's environment
-    client = NotebookClient(
-        notebook, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}
+    run = execute(
+        "validation_report",
+        env={"PERFCORE_MEASURED": str(tmp_path / "run"), "PERFCORE_REPORT_DIR": str(reports)},
+        timeout=240,
     )
-    client.execute()
-    nbformat.write(notebook, reports / "validation_report.ipynb")
-    text = "".join(
-        o.get("text", "")
-        for c in notebook.cells
-        if c.cell_type == "code"
-        for o in c.get("outputs", [])
-    )
+    text = run.text
     assert "GET /events/{event_id}" in text and "overall" in text
     assert (reports / "validation_over_time.png").stat().st_size > 1000
+    assert run.images >= 2  # per endpoint, and over time
