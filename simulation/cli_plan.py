@@ -29,6 +29,13 @@ from simulation.scenario import load_scenario
     show_default=True,
     help="seeds the answer must hold on",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="local processes simulating the seeds side by side",
+)
 @set_option
 @json_option
 def plan(
@@ -37,6 +44,7 @@ def plan(
     events: int | None,
     slo_p95_ms: float,
     seeds: int,
+    jobs: int,
     overrides: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -60,7 +68,7 @@ def plan(
             click.echo(f"\r{text:<40}", err=True, nl=False)
 
     answer = run_plan(
-        base, attendees, events=events, slo_p95_ms=slo_p95_ms, seeds=seeds, on_step=step
+        base, attendees, events=events, slo_p95_ms=slo_p95_ms, seeds=seeds, jobs=jobs, on_step=step
     )
     if sys.stderr.isatty():
         click.echo("", err=True)

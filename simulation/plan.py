@@ -29,7 +29,7 @@ from typing import Any
 
 from perfcore.errors import BadInput
 from simulation.scenario import Scenario
-from simulation.tune import evaluate
+from simulation.tune import evaluate_all
 from simulation.tune_fidelity import busiest_window, screening
 from simulation.tune_objectives import Evaluation
 from simulation.tune_space import with_sets
@@ -98,15 +98,16 @@ def sized(base: Scenario, attendees: int, events: int | None, slo_p95_ms: float)
 class _Runner:
     """Peak-window evaluations of one sized scenario, counted."""
 
-    def __init__(self, scenario: Scenario, seeds: list[int]) -> None:
-        self.scenario, self.seeds = scenario, seeds
+    def __init__(self, scenario: Scenario, seeds: list[int], jobs: int) -> None:
+        self.scenario, self.seeds, self.jobs = scenario, seeds, jobs
         self.window = busiest_window(scenario)
         self.count = 0
 
     def run(self, sets: list[str], scenario: Scenario | None = None) -> Evaluation:
         sc = with_sets(scenario or self.scenario, sets)
         self.count += len(self.seeds)
-        return evaluate(screening(sc, busiest_window(sc)), self.seeds, "screen")
+        task = (screening(sc, busiest_window(sc)), self.seeds, "screen", False)
+        return evaluate_all([task], self.jobs)[0]
 
 
 def _slo_ok(ev: Evaluation) -> bool:
@@ -159,13 +160,14 @@ def plan(
     events: int | None = None,
     slo_p95_ms: float = 250.0,
     seeds: int = 2,
+    jobs: int = 1,
     on_step: Callable[[str], None] | None = None,
 ) -> Answer:
     if seeds < 1:
         raise BadInput(f"--seeds: must be at least 1 (got {seeds})")
     sc = sized(base, attendees, events, slo_p95_ms)
     seed_list = [sc.seed + i for i in range(seeds)]
-    r = _Runner(sc, seed_list)
+    r = _Runner(sc, seed_list, jobs)
     say = on_step or (lambda _: None)
     targets = sc.queue_targets
 
@@ -231,7 +233,7 @@ def plan(
         if (lo, hi) not in days:
             r.count += len(seed_list)
             sets = _replicas(lo, hi) + _queues(concurrency)
-            days[lo, hi] = evaluate(with_sets(sc, sets), seed_list, "full")
+            days[lo, hi] = evaluate_all([(with_sets(sc, sets), seed_list, "full", False)], jobs)[0]
             say(f"full day: min {lo}, max {hi} replicas")
         return _slo_ok(days[lo, hi])
 

@@ -142,23 +142,47 @@ def evaluate(
     scenario: Scenario, seeds: Sequence[int], fidelity: str, *, keep_day: bool = False
 ) -> Evaluation:
     """``scenario`` simulated once per seed (``keep_day``: the first seed's per-minute series)."""
-    measures = []
+    return evaluate_all([(scenario, seeds, fidelity, keep_day)], jobs=1)[0]
+
+
+# One evaluation asked of evaluate_all: (scenario, seeds, fidelity, keep_day).
+Task = tuple[Scenario, Sequence[int], str, bool]
+
+
+def evaluate_all(tasks: Sequence[Task], jobs: int) -> list[Evaluation]:
+    """Every task's evaluation; its (scenario, seed) runs spread over ``jobs`` local processes."""
+    runs = [
+        (sc, seed, keep and i == 0) for sc, seeds, _, keep in tasks for i, seed in enumerate(seeds)
+    ]
+    if jobs > 1 and len(runs) > 1:
+        ctx = multiprocessing.get_context("fork")  # the children inherit the loaded modules
+        with ctx.Pool(min(jobs, len(runs))) as pool:
+            results = pool.map(_simulate_one, runs, chunksize=1)
+    else:
+        results = [_simulate_one(r) for r in runs]
+    out, at = [], 0
+    for scenario, seeds, fidelity, _ in tasks:
+        done, at = results[at : at + len(seeds)], at + len(seeds)
+        ev = Evaluation.of(scenario, [m for m, _ in done], fidelity)
+        if done and done[0][1]:
+            ev.extra["day"] = done[0][1]
+        out.append(ev)
+    return out
+
+
+def _simulate_one(run: tuple[Scenario, int, bool]) -> tuple[Measure, dict[str, list[float]]]:
+    scenario, seed, keep_day = run
+    sc = scenario.model_copy(update={"seed": seed})
+    result = simulate(sc)
     day: dict[str, list[float]] = {}
-    for seed in seeds:
-        sc = scenario.model_copy(update={"seed": seed})
-        run = simulate(sc)
-        measures.append(Measure.of(sc, run.summary()))
-        if keep_day and not day:
-            m = run.metrics
-            day = {
-                "p95_ms": [float(x) for x in m.p95_per_minute()],
-                "replicas": [float(x) for x in m.replicas],
-                "requests_per_s": [float(x) / 60.0 for x in m.arrivals.sum(axis=1)],
-            }
-    ev = Evaluation.of(scenario, measures, fidelity)
-    if day:
-        ev.extra["day"] = day
-    return ev
+    if keep_day:
+        m = result.metrics
+        day = {
+            "p95_ms": [float(x) for x in m.p95_per_minute()],
+            "replicas": [float(x) for x in m.replicas],
+            "requests_per_s": [float(x) / 60.0 for x in m.arrivals.sum(axis=1)],
+        }
+    return Measure.of(sc, result.summary()), day
 
 
 def _suggest(params: Sequence[Param]) -> Callable[[optuna.Trial], dict[str, float | None]]:
@@ -299,9 +323,19 @@ def tune(
         reason = next((r.state for r in rows), "no trials").removeprefix("invalid: ")
         raise BadInput(f"params: every trial's configuration was invalid, e.g. {reason}")
 
+    # The start and the leaders on the full day, side by side in the trial processes.
     t0 = time.perf_counter()
-    start = Row(-1, start_vals, None, evaluate(base, seed_list, "full"))
-    promoted = _promote(base, rows, seed_list, window, leaders)
+    leading = _leaders(rows, leaders)
+    fulls = evaluate_all(
+        [(base, seed_list, "full", False)]
+        + [(with_values(base, r.values), seed_list, "full", False) for r in leading if window],
+        jobs,
+    )
+    start = Row(-1, start_vals, None, fulls[0])
+    promoted = [
+        Row(r.number, r.values, r.screen, fulls[1 + i] if window else r.screen)
+        for i, r in enumerate(leading)
+    ]
     timings["full_day_leaders"] = time.perf_counter() - t0
     candidates = [(start.number, start.full), *((r.number, r.full) for r in promoted)]
     chosen, _, meets = pick([(k, ev) for k, ev in candidates if ev is not None])
@@ -312,13 +346,19 @@ def tune(
     recommended = base if chosen < 0 else with_values(base, chosen_values)
 
     t0 = time.perf_counter()
-    confirmation = {"recommended": evaluate(recommended, fresh, "confirm", keep_day=True)}
-    confirmation["start"] = (
-        confirmation["recommended"]
-        if chosen < 0
-        else evaluate(base, fresh, "confirm", keep_day=True)
+    names = ["recommended", "start", "seed settings"]
+    configs = [recommended, base, with_sets(base, SEED_SETTINGS)]
+    if chosen < 0:
+        names, configs = [names[0], names[2]], [configs[0], configs[2]]
+    evs = evaluate_all(
+        [
+            (sc, fresh, "confirm", name != "seed settings")
+            for name, sc in zip(names, configs, strict=True)
+        ],
+        jobs,
     )
-    confirmation["seed settings"] = evaluate(with_sets(base, SEED_SETTINGS), fresh, "confirm")
+    confirmation = dict(zip(names, evs, strict=True))
+    confirmation.setdefault("start", confirmation["recommended"])
     timings["confirmation"] = time.perf_counter() - t0
     return TuneResult(
         params=list(params),
@@ -375,14 +415,8 @@ def _rows(
     return rows
 
 
-def _promote(
-    base: Scenario, rows: list[Row], seeds: list[int], window: Window | None, leaders: int
-) -> list[Row]:
-    """The best screened rows, evaluated on the full day (as they are when there was no window)."""
+def _leaders(rows: list[Row], leaders: int) -> list[Row]:
+    """The best screened rows: meeting the constraints first, then the cheapest."""
     ok = [r for r in rows if r.screen is not None]
     ranked = sorted(ok, key=lambda r: (r.screen.excess > 0, r.screen.mean("cost_usd"), r.number))  # type: ignore[union-attr]
-    promoted = []
-    for r in ranked[:leaders]:
-        full = r.screen if window is None else evaluate(with_values(base, r.values), seeds, "full")
-        promoted.append(Row(r.number, r.values, r.screen, full))
-    return promoted
+    return ranked[:leaders]

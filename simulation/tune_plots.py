@@ -47,15 +47,17 @@ def plot_pareto(result: TuneResult, path: Path) -> Path:
             xytext=(3, 3),
             textcoords="offset points",
         )
-    chosen = result.chosen_row.full
-    if chosen is not None:
+    # The pick on the same (screening) axes as every trial; its full-day figures go in the label.
+    chosen = result.chosen_row
+    if chosen.screen is not None and chosen.full is not None:
         ax.scatter(
-            [chosen.mean("cost_usd")],
-            [chosen.mean("violation_min")],
+            [chosen.screen.mean("cost_usd")],
+            [chosen.screen.mean("violation_min")],
             marker="*",
             s=160,
             color="C3",
-            label="recommended (full day)",
+            label=f"recommended (full day: ${chosen.full.mean('cost_usd'):.2f},"
+            f" {chosen.full.mean('violation_min'):.1f} min)",
         )
     ax.set_xlabel("cost (USD, screening)")
     ax.set_ylabel("SLO-violation minutes")

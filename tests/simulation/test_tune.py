@@ -13,7 +13,7 @@ import pytest
 from perfcore.cli import main
 from perfcore.config import load_config
 from simulation.scenario import Scenario, load_scenario
-from simulation.tune import TuneResult, evaluate, tune
+from simulation.tune import TuneResult, evaluate, evaluate_all, tune
 from simulation.tune_objectives import Evaluation, Measure, pick
 from simulation.tune_space import Param, check_params, start_values, with_values
 
@@ -73,6 +73,18 @@ def tuned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TuneResult]:
     path = tmp_path_factory.mktemp("tuned") / "tiny.yaml"
     path.write_text(TINY)
     return path, run_tune(path, seed=5)
+
+
+def test_evaluations_in_two_processes_equal_those_in_one(scenario_file: Path) -> None:
+    base = load_scenario(scenario_file)
+    other = with_values(base, {"scaling.min_replicas": 3})
+    tasks = [(base, [1, 2], "full", True), (other, [1, 2, 3], "confirm", False)]
+    alone, side_by_side = evaluate_all(tasks, jobs=1), evaluate_all(tasks, jobs=2)
+    for a, b in zip(alone, side_by_side, strict=True):
+        assert a.measures == b.measures and a.fidelity == b.fidelity
+    same_day = json.dumps(alone[0].extra["day"]) == json.dumps(side_by_side[0].extra["day"])
+    assert same_day and "day" not in alone[1].extra  # (NaN: minutes without requests)
+    assert alone[0].measures != alone[1].measures[:2]  # the configurations differ
 
 
 def test_the_pick_is_the_cheapest_that_meets_every_constraint(
