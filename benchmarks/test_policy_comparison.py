@@ -16,7 +16,7 @@ from policy_comparison import HEADLINE, compare, ratios, table
 
 
 def test_target_tracking_vs_seed_on_flash_crowd(report_ratio, capsys) -> None:  # type: ignore[no-untyped-def]
-    rows = [compare(variant) for variant in HEADLINE]
+    rows = compare(HEADLINE)
     with capsys.disabled():
         print("\n" + table(rows))
     share = ratios(*rows)

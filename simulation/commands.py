@@ -27,3 +27,6 @@ plan = CommandRef(
     "simulation.cli_plan:plan",
     "Capacity plan: fewest replicas and workers for a day's size and SLO.",
 )
+sweep = CommandRef(
+    "simulation.cli_sweep:sweep", "Simulate a grid of config values x seeds: one CSV and plot."
+)

@@ -46,11 +46,11 @@ from simulation.tune_space import (
 )
 from simulation.tune_study import (
     INVALID,
+    Spread,
     load_study,
     measures_of,
     open_storage,
-    run_trials,
-    wait_for_others,
+    run_spread,
 )
 
 if TYPE_CHECKING:
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_PARAMS", "Param", "Row", "TuneResult", "tune"]
 
 FRESH_SEED_OFFSET = 10_000  # confirmation seeds: far from any trial's seeds
-WAIT_FOR_OTHERS_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -213,30 +212,6 @@ def _screen_evaluator(
     return run
 
 
-@dataclass(frozen=True)
-class _Job:
-    """What a trial process needs (picklable)."""
-
-    base: dict[str, Any]
-    params: list[Param]
-    seeds: list[int]
-    window: Window | None
-    trials: int
-    storage: str
-    study: str
-    sampler_seed: int
-
-
-def _trial_process(job: _Job) -> None:
-    from perfcore.config import validate_model
-
-    base = validate_model(Scenario, job.base)
-    study = load_study(open_storage(job.storage), job.study, job.sampler_seed)
-    run_trials(
-        study, _suggest(job.params), _screen_evaluator(base, job.seeds, job.window), job.trials
-    )
-
-
 # ------------------------------------------------------------------- tune
 
 
@@ -286,36 +261,14 @@ def tune(
                 {k: v for k, v in start_vals.items() if v is not None}, skip_if_exists=True
             )
         t0 = time.perf_counter()
-        others = []
-        if jobs > 1:
-            assert url is not None
-            job = _Job(
-                base.model_dump(mode="json"),
-                list(params),
-                seed_list,
-                window,
-                trials,
-                url,
-                study_name,
-                sampler_seed,
-            )
-            ctx = multiprocessing.get_context("fork")
-            for i in range(1, jobs):
-                proc = ctx.Process(target=_trial_process, args=(_with_seed(job, i),), daemon=True)
-                proc.start()
-                others.append(proc)
-        try:
-            run_trials(
-                study,
-                _suggest(params),
-                _screen_evaluator(base, seed_list, window),
-                trials,
-                on_trial,
-            )
-            wait_for_others(study, trials, WAIT_FOR_OTHERS_S)
-        finally:
-            for proc in others:
-                proc.join(timeout=WAIT_FOR_OTHERS_S)
+        run_spread(
+            study,
+            Spread(url, study_name, sampler_seed, jobs),
+            _suggest(params),
+            _screen_evaluator(base, seed_list, window),
+            trials,
+            on_trial,
+        )
         timings["screening"] = time.perf_counter() - t0
         rows = _rows(study, params, trials, base, "full" if window is None else "screen")
 
@@ -380,20 +333,6 @@ def tune(
 
 def _inside(params: Sequence[Param], values: dict[str, float | None]) -> bool:
     return all((v := values[p.path]) is not None and p.low <= v <= p.high for p in params)
-
-
-def _with_seed(job: _Job, i: int) -> _Job:
-    # Each process samples with its own seed; the shared storage keeps their trials apart.
-    return _Job(
-        job.base,
-        job.params,
-        job.seeds,
-        job.window,
-        job.trials,
-        job.storage,
-        job.study,
-        job.sampler_seed + i,
-    )
 
 
 def _rows(

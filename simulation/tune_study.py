@@ -16,10 +16,11 @@ attribute, so any process can rebuild every evaluation from the storage.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from perfcore.errors import BadInput, ServiceUnavailable
@@ -82,14 +83,15 @@ def measures_of(attrs: dict[str, Any], key: str = MEASURES) -> list[Measure] | N
     return [Measure(**m) for m in json.loads(raw)]
 
 
-Evaluate = Callable[[dict[str, float | None]], Evaluation | str]
+Evaluate = Callable[[dict[str, Any]], Evaluation | str]
+Suggest = Callable[["optuna.Trial"], dict[str, Any]]
 WORKER = "worker"  # user attribute: host:pid of the process that ran the trial
 INVALID = "invalid"  # user attribute: why a trial's configuration could not be applied
 
 
 def run_trials(
     study: optuna.Study,
-    suggest: Callable[[optuna.Trial], dict[str, float | None]],
+    suggest: Suggest,
     evaluate: Evaluate,
     trials: int,
     on_trial: Callable[[int], None] | None = None,
@@ -121,6 +123,65 @@ def run_trials(
 
     if finished(study, trials) < trials and len(study.trials) < trials:
         study.optimize(objective, callbacks=[progress], catch=())
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Where a study's trials run: ``jobs`` local processes sharing the storage at ``url``."""
+
+    url: str | None
+    study: str
+    sampler_seed: int
+    jobs: int = 1
+
+
+WAIT_FOR_OTHERS_S = 3600.0
+
+
+def run_spread(
+    study: optuna.Study,
+    spread: Spread,
+    suggest: Suggest,
+    evaluate: Evaluate,
+    trials: int,
+    on_trial: Callable[[int], None] | None = None,
+) -> None:
+    """:func:`run_trials` here and in ``jobs - 1`` forked processes; returns when all are done.
+
+    The children are forked (they inherit ``suggest`` and ``evaluate``, and the
+    loaded modules) and open their own connection to the storage; each samples
+    with its own seed, and the storage numbers their trials apart.
+    """
+    others = []
+    if spread.jobs > 1:
+        if spread.url is None:
+            raise ValueError("trials in several processes need a shared storage URL")
+        ctx = multiprocessing.get_context("fork")
+        for i in range(1, spread.jobs):
+            seed = spread.sampler_seed + i
+            proc = ctx.Process(
+                target=_child, args=(spread.url, spread.study, seed, suggest, evaluate, trials)
+            )
+            proc.daemon = True
+            proc.start()
+            others.append(proc)
+    try:
+        run_trials(study, suggest, evaluate, trials, on_trial)
+        wait_for_others(study, trials, WAIT_FOR_OTHERS_S)
+    finally:
+        for proc in others:
+            proc.join(timeout=WAIT_FOR_OTHERS_S)
+
+
+def _child(
+    url: str,
+    name: str,
+    sampler_seed: int,
+    suggest: Suggest,
+    evaluate: Evaluate,
+    trials: int,
+) -> None:
+    run_trials(load_study(open_storage(url), name, sampler_seed), suggest, evaluate, trials)
 
 
 def finished(study: optuna.Study, trials: int) -> int:

@@ -23,6 +23,8 @@ TIMEOUT_S = 60  # far above any case (each needs 1-3 s); reaching it means a han
 DOWN = "redis://127.0.0.1:1/0"  # loopback, nothing listens: refused at once
 DSN_DOWN = "mysql+pymysql://root:s3cret-pw@127.0.0.1:1/platform"
 DEEP = "[" * 20_000 + "]" * 20_000  # 40 kB: fits one argv entry, far past any recursion limit
+SWEEP_10100_POINTS = ["sweep", "--grid", "scaling.min_replicas=" + ",".join(map(str, range(1, 102))),
+                      "--grid", "cache.default_ttl_s=" + ",".join(map(str, range(1, 101)))]  # fmt: skip
 MONTH_OF_STREAM = "workload.streams=[{request_class: event_detail, rate_per_s: 100000}]"
 
 
@@ -136,6 +138,10 @@ CASES: list[Case] = [
         2,
         "--run-time",
     ),
+    case("sweep-grid-out-of-range", "sweep --grid scaling.target_cpu=0.5,5", 2, "target_cpu"),
+    case("sweep-grid-no-values", "sweep --grid scaling.min_replicas", 2, "--grid"),
+    case("sweep-grid-huge", SWEEP_10100_POINTS, 2, "points"),
+    case("sweep-seeds-0", "sweep --grid scaling.min_replicas=1,2 --seeds 0", 2, "--seeds"),
     case("tune-trials-huge", "tune --trials 100000000", 2, "--trials"),
     case("tune-seeds-0", "tune --seeds 0 --trials 1", 2, "--seeds"),
     case("tune-jobs-0", "tune --jobs 0 --trials 1", 2, "--jobs"),
