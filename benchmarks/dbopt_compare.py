@@ -193,14 +193,26 @@ def advisor_strategy(dsn: str, config: DbOptConfig) -> dict[str, Any] | None:
     return advise(options, config).to_json()
 
 
-STRATEGIES: dict[str, Callable[[str, DbOptConfig], dict[str, Any] | None]] = {
+Strategy = Callable[[str, DbOptConfig], dict[str, Any] | None]
+STRATEGIES: dict[str, Strategy] = {
     "naive (seed)": naive_strategy,
     "greedy (Dexter-style)": greedy_strategy,
     "advisor": advisor_strategy,
 }
 
 
-def compare(dsn: str, timing: Timing, config: DbOptConfig, passes: int) -> list[StateResult]:
+def capped_advisor(top: int) -> Strategy:
+    """The advisor held to ``top`` indexes (e.g. half the greedy baseline's count)."""
+    return lambda dsn, config: advisor_strategy(dsn, config.model_copy(update={"top": top}))
+
+
+def compare(
+    dsn: str,
+    timing: Timing,
+    config: DbOptConfig,
+    passes: int,
+    strategies: dict[str, Strategy] = STRATEGIES,
+) -> list[StateResult]:
     """No index and each strategy from the same starting indexes, then timed interleaved.
 
     At the end every strategy's indexes are built (and visible); the caller's
@@ -209,7 +221,7 @@ def compare(dsn: str, timing: Timing, config: DbOptConfig, passes: int) -> list[
     original = secondary_indexes(dsn)
     results = [StateResult("no index")]
     built: dict[IndexKey, tuple[str, ...]] = {}
-    for number, (name, strategy) in enumerate(STRATEGIES.items()):
+    for number, (name, strategy) in enumerate(strategies.items()):
         report = strategy(dsn, config)
         added = secondary_indexes(dsn) - original
         result = StateResult(name, sorted(i for _, i in added), index_bytes(dsn, added))
@@ -218,7 +230,7 @@ def compare(dsn: str, timing: Timing, config: DbOptConfig, passes: int) -> list[
             if built.setdefault(key, columns) != columns:
                 raise AssertionError(f"two strategies built {key} on different columns")
         results.append(result)
-        if number < len(STRATEGIES) - 1:
+        if number < len(strategies) - 1:
             drop_indexes(dsn, added)
     build_indexes(dsn, {k: c for k, c in built.items() if k not in results[-1].keys})
     timing()  # warm the buffer pool with every index before any state is timed
@@ -254,6 +266,10 @@ def ratio_line(ours: StateResult, baseline: StateResult) -> str:
 def shapes_table(results: list[StateResult]) -> str:
     """Median seconds per statement shape in every state (where a strategy wins or loses)."""
     names = [r.name.split()[0] for r in results]
+    names = [  # a second run of one strategy is told apart by its note, e.g. "top 5"
+        r.name.split("(")[-1].rstrip(")") if names.count(n) > 1 and "(" in r.name else n
+        for n, r in zip(names, results, strict=True)
+    ]
     lines = [f"{'shape':40}" + "".join(f" {n:>9}" for n in names)]
     for shape in results[0].per_shape_s:
         cells = "".join(f" {r.per_shape_s[shape]:9.4f}" for r in results)
