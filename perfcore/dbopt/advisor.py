@@ -203,7 +203,6 @@ def _verify(
         rules = measured.Rules(
             config.max_slowdown, {s.fingerprint: float(s.count) for s, _ in analysed},
             config.min_measured_gain_pct / 100, fallbacks,
-            {name: frozenset(v.candidate.queries) for name, v in by_name.items()},
         )  # fmt: skip
         outcome = measured.verify(
             list(present),

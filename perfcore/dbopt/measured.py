@@ -100,8 +100,6 @@ class Rules:
     min_gain_share: float = 0.0  # an index must save this share of the measured workload
     # index -> the narrower candidate (its leading column) that gets its slot when it regresses
     fallbacks: dict[str, str] = field(default_factory=dict)
-    # candidate -> the statements it was proposed for (its usage in them gave its columns)
-    proposed_for: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def weak(
@@ -151,7 +149,6 @@ def verify(
     ranked = _with_fallbacks(ranked, rules.fallbacks)
     order = {name: rank for rank, name in enumerate(ranked)}
     regressed: set[str] = set()  # dropped for a regression: their fallbacks may take the slot
-    repaired: set[str] = set()  # statements that already had a repair candidate built
     current = sorted(present, key=lambda n: order.get(n, len(order)))
     outcome = Outcome()
     timed = {fp: (plan.keys, before.get(fp)) for fp, plan in before_plans.items()}
@@ -180,25 +177,6 @@ def verify(
             culprits = [n for n in current if regression.fingerprint in users.get(n, set())]
             if not culprits:
                 continue
-            repair = _repair(regression.fingerprint, ranked, current, strikes, rules, repaired)
-            evicted = _evict(current, culprits, dropped_now, top)
-            room = len(current) < top or evicted is not None
-            if repair is not None and room and round_number < max_rounds - 2:
-                # First let a candidate proposed for this very statement in (e.g. a date
-                # index next to a join composite): the planner may then leave the plan that
-                # regressed.  Judged next round; the culprit stays until then.
-                repaired.add(regression.fingerprint)
-                if evicted is not None:
-                    actions.drop(evicted)
-                    current.remove(evicted)
-                    strikes[evicted] = strikes.get(evicted, 0) + 1
-                    outcome.dropped[evicted] = f"gave its slot to {repair}"
-                if actions.build(repair):
-                    current.append(repair)
-                    dropped_now.add(repair)  # not judged on a round it was not planned in
-                    changed = True
-                    continue
-                strikes[repair] = 2
             name = culprits[-1]  # the lowest-ranked of the indexes its plan uses
             actions.drop(name)
             current.remove(name)
@@ -212,15 +190,14 @@ def verify(
             )
             changed = True
         now = {fp: t[1] for fp, t in timed.items()}
-        judged = {n: users[n] for n in current if n in users and n not in dropped_now}
-        for name, saving in weak(judged, before, now, rules).items():
+        for name, saving in weak({n: users[n] for n in current}, before, now, rules).items():
             actions.drop(name)
             current.remove(name)
             strikes[name] = 2
             dropped_now.add(name)
             outcome.dropped[name] = (
                 f"measured saving {saving:.1f} ms per log window is under"
-                f" {rules.min_gain_share:.0%} of the workload"
+                f" {rules.min_gain_share:.1%} of the workload"
             )
             changed = True
         last = round_number == max_rounds - 1  # nothing built now could be verified
@@ -261,32 +238,3 @@ def _with_fallbacks(ranked: Sequence[str], fallbacks: dict[str, str]) -> list[st
         if child is not None and child not in placed and child not in ranked:
             placed.append(child)
     return placed
-
-
-def _repair(
-    fingerprint: str,
-    ranked: Sequence[str],
-    current: Sequence[str],
-    strikes: dict[str, int],
-    rules: Rules,
-    repaired: set[str],
-) -> str | None:
-    """The best-ranked candidate proposed for a regressed statement that is not built yet."""
-    if fingerprint in repaired:
-        return None
-    for name in ranked:
-        if name in current or strikes.get(name, 0) >= 2 or name in rules.fallbacks.values():
-            continue
-        if fingerprint in rules.proposed_for.get(name, frozenset()):
-            return name
-    return None
-
-
-def _evict(
-    current: Sequence[str], culprits: Sequence[str], dropped_now: set[str], top: int
-) -> str | None:
-    """The lowest-ranked index that must make room (None while a slot is free)."""
-    if len(current) < top:
-        return None
-    spare = [n for n in current if n not in culprits and n not in dropped_now]
-    return spare[-1] if spare else None

@@ -109,35 +109,3 @@ def test_a_fallback_waits_while_its_composite_holds() -> None:
     empty = {"q1": Plan(1.0, 1.0, frozenset())}
     outcome = verify(["cust_date"], ["cust_date"], 3, actions, before, empty, rules)
     assert outcome.kept == ["cust_date"] and built == []
-
-
-def test_a_regressed_statement_first_gets_the_candidate_proposed_for_it() -> None:
-    """q10 regresses under 'cust_date' (a join order through every customer); with 'date'
-    built too, the planner takes 'date' and q10 is fast, so both stay and 'spare' makes room."""
-    present: set[str] = {"cust_date", "spare"}
-    before: Latencies = {"q10": 40.0, "lookup": 50.0, "other": 30.0}
-    before_plans = {fp: Plan(1.0, 1.0, frozenset()) for fp in before}
-
-    def plans() -> dict[str, Plan]:
-        q10 = {"date"} if "date" in present else {"cust_date"} & present
-        uses = {"q10": q10, "lookup": {"cust_date"} & present, "other": {"spare"} & present}
-        return {fp: Plan(1.0, 1.0, frozenset(keys)) for fp, keys in uses.items()}
-
-    def measure(only: set[str]) -> Latencies:
-        keys = {fp: plan.keys for fp, plan in plans().items()}
-        speed = {"q10": 1.0 if "date" in keys["q10"] else (90.0 if keys["q10"] else 40.0),
-                 "lookup": 0.1 if keys["lookup"] else 50.0,
-                 "other": 20.0 if keys["other"] else 30.0}  # fmt: skip
-        return {fp: speed[fp] for fp in only}
-
-    def build(name: str) -> bool:
-        present.add(name)
-        return True
-
-    rules = Rules(1.25, {fp: 1.0 for fp in before}, proposed_for={"date": frozenset({"q10"})})
-    actions = Actions(plans, measure, build, present.discard)
-    outcome = verify(["cust_date", "spare"], ["cust_date", "spare", "date"], 2, actions, before,
-                     before_plans, rules)  # fmt: skip
-    assert outcome.kept == ["cust_date", "date"], outcome
-    assert outcome.dropped["spare"] == "gave its slot to date"
-    assert outcome.after == {"q10": 1.0, "lookup": 0.1, "other": 30.0}
