@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,11 +194,31 @@ def _verify(
         apply.drop_index(session, catalog, candidate)
         result.built.remove(candidate)
 
+    statements = {s.fingerprint: a.explain_sql for s, a in analysed}
+
+    def paired(fingerprint: str, names: list[str]) -> tuple[float | None, float | None] | None:
+        """With and without ``names`` (IGNORED in between), interleaved; medians."""
+        if flavour.name != "mariadb" or flavour.version < (10, 6):
+            return None
+        runs: tuple[list[float | None], list[float | None]] = ([], [])
+        try:
+            for _ in range(config.measure_runs):
+                for hidden, times in ((False, runs[0]), (True, runs[1])):
+                    for name in names:
+                        session.run(apply.ignored_sql(catalog, present[name], ignored=hidden))
+                    times.append(measured.median_ms(
+                        session, flavour, statements[fingerprint], 1, config.measure_timeout_s))  # fmt: skip
+        finally:
+            for name in names:
+                session.run(apply.ignored_sql(catalog, present[name], ignored=False))
+        return _median(runs[0]), _median(runs[1])
+
     actions = measured.Actions(
         plans=lambda: plan_all(session, analysed),
         measure=lambda only: _latencies(session, flavour, analysed, config, only),
         build=build,
         drop=drop,
+        paired=paired,
     )
     with invisible_visible(session, flavour):
         rules = measured.Rules(
@@ -226,6 +247,13 @@ def _verify(
         if verdict not in result.verdicts:  # a fallback that was built: report it too
             result.verdicts.append(verdict)
     return outcome.after
+
+
+def _median(times: Sequence[float | None]) -> float | None:
+    """The median run; None if any run was cut short (it was at least that slow)."""
+    if any(t is None for t in times):
+        return None
+    return statistics.median(t for t in times if t is not None)
 
 
 def _fallbacks(

@@ -91,6 +91,27 @@ class Actions:
     measure: Callable[[set[str]], Latencies]  # time these fingerprints
     build: Callable[[str], bool]  # build one candidate; False if the server refused
     drop: Callable[[str], None]  # drop one index
+    # Time one statement with and without these indexes, interleaved: (with, without) medians.
+    # None where the server cannot hide an index without dropping it (MySQL).
+    paired: Callable[[str, list[str]], tuple[Latency, Latency] | None] = lambda fp, names: None
+
+
+Latency = float | None
+
+
+def confirmed(paired: tuple[Latency, Latency] | None, max_slowdown: float) -> bool:
+    """Pure: does an interleaved A/B re-timing confirm the regression the first timing saw?
+
+    The first timing compares against latencies taken minutes earlier, under whatever other
+    load the machine had then; the A/B pair is taken side by side.  No pair (MySQL): the
+    first timing stands.  Cut short with the indexes: confirmed; without them: not.
+    """
+    if paired is None:
+        return True
+    with_ms, without_ms = paired
+    if with_ms is None or without_ms is None:
+        return without_ms is not None
+    return with_ms >= without_ms * max_slowdown and with_ms - without_ms >= 0.5
 
 
 @dataclass(frozen=True)
@@ -149,6 +170,7 @@ def verify(
     ranked = _with_fallbacks(ranked, rules.fallbacks)
     order = {name: rank for rank, name in enumerate(ranked)}
     regressed: set[str] = set()  # dropped for a regression: their fallbacks may take the slot
+    cleared: dict[str, frozenset[str]] = {}  # statement -> the plan an A/B re-timing cleared
     current = sorted(present, key=lambda n: order.get(n, len(order)))
     outcome = Outcome()
     timed = {fp: (plan.keys, before.get(fp)) for fp, plan in before_plans.items()}
@@ -176,6 +198,16 @@ def verify(
         for regression in slower:
             culprits = [n for n in current if regression.fingerprint in users.get(n, set())]
             if not culprits:
+                continue
+            keys = plans[regression.fingerprint].keys
+            if cleared.get(regression.fingerprint) == keys:
+                continue
+            pair = actions.paired(regression.fingerprint, culprits)
+            if not confirmed(pair, rules.max_slowdown):
+                # Not slower side by side: load on the machine, not the index.
+                cleared[regression.fingerprint] = keys
+                if pair is not None and pair[0] is not None:
+                    timed[regression.fingerprint] = (keys, pair[0])
                 continue
             name = culprits[-1]  # the lowest-ranked of the indexes its plan uses
             actions.drop(name)

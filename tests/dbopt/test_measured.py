@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perfcore.dbopt.measured import Actions, Latencies, Rules, regressions, verify, weak
+from perfcore.dbopt.measured import Actions, Latencies, Rules, confirmed, regressions, verify, weak
 from perfcore.dbopt.planner import Plan
 
 
@@ -109,3 +109,29 @@ def test_a_fallback_waits_while_its_composite_holds() -> None:
     empty = {"q1": Plan(1.0, 1.0, frozenset())}
     outcome = verify(["cust_date"], ["cust_date"], 3, actions, before, empty, rules)
     assert outcome.kept == ["cust_date"] and built == []
+
+
+def test_a_regression_must_hold_side_by_side() -> None:
+    assert confirmed(None, 1.25)  # no A/B possible (MySQL): the first timing stands
+    assert confirmed((30.0, 20.0), 1.25) and not confirmed((24.0, 20.0), 1.25)
+    assert not confirmed((0.4, 0.1), 1.25)  # sub-millisecond jitter
+    assert confirmed((None, 20.0), 1.25) and not confirmed((30.0, None), 1.25)
+
+
+def test_a_slowdown_the_ab_pair_does_not_confirm_keeps_the_index() -> None:
+    """q2 looked 3x slower (the machine was busy then); side by side it is as fast as without."""
+    present: set[str] = {"wide"}
+    before: Latencies = {"q1": 100.0, "q2": 10.0}
+    plans = lambda: {fp: Plan(1.0, 1.0, frozenset(present)) for fp in before}  # noqa: E731
+    asked: list[tuple[str, list[str]]] = []
+
+    def paired(fingerprint: str, names: list[str]) -> tuple[float | None, float | None]:
+        asked.append((fingerprint, names))
+        return 10.5, 10.0
+
+    actions = Actions(plans, lambda only: {"q1": 1.0, "q2": 30.0}, lambda n: True,
+                      present.discard, paired)  # fmt: skip
+    outcome = verify(["wide"], ["wide"], 2, actions, before,
+                     {fp: Plan(1.0, 1.0, frozenset()) for fp in before}, Rules(1.25, {}))  # fmt: skip
+    assert outcome.kept == ["wide"] and asked == [("q2", ["wide"])]
+    assert outcome.after == {"q1": 1.0, "q2": 10.5}
