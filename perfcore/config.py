@@ -395,7 +395,7 @@ class DbOptConfig(Section):
         0.0, ge=0, description="ignore fingerprints whose mean time is below this"
     )
     prune_cost_factor: float = Field(
-        2.0,
+        4.0,
         ge=1,
         description="drop a verified index when, without it, every statement it serves"
         " stays within this factor of its planned cost (1 disables pruning)",
@@ -415,7 +415,7 @@ class DbOptConfig(Section):
         description="drop an index that makes a statement it serves this many times slower",
     )
     min_measured_gain_pct: float = Field(
-        1.0,
+        0.5,
         ge=0,
         le=100,
         description="when measuring, drop an index that saves less than this share of the"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +22,14 @@ import sqlalchemy.exc
 from perfcore.config import DbOptConfig
 from perfcore.dbopt import apply, collect, measured, partition, plan, privileges
 from perfcore.dbopt.analyze import NotAnalysable, analyze
-from perfcore.dbopt.candidates import Analysed, propose
+from perfcore.dbopt.candidates import Analysed, Candidate, propose, served_by_existing, size_of
 from perfcore.dbopt.fingerprint import QueryStats, aggregate, fingerprint
 from perfcore.dbopt.plan import IndexPlan, schema_fingerprint
 from perfcore.dbopt.planner import Flavour, detect_flavour, is_connection_error, server_reason
 from perfcore.dbopt.report import IndexSuggestion, QuerySummary, Report, ServedQuery
 from perfcore.dbopt.schema import Catalog, Table, qualified, quote, read_catalog
 from perfcore.dbopt.session import Session, connect
-from perfcore.dbopt.verify import WhatIf, choose, invisible_visible, plan_all, what_if
+from perfcore.dbopt.verify import Verdict, WhatIf, choose, invisible_visible, plan_all, what_if
 from perfcore.errors import BadInput, CheckFailed, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def observe(
     stats = [
         s
         for s in _collect(session, options, config, str(database))
-        if s.mean_s >= config.min_query_time_s
+        if s.skipped is not None or s.mean_s >= config.min_query_time_s
     ]
     catalog = read_catalog(session, str(database))
     summaries: list[QuerySummary] = []
@@ -175,6 +176,7 @@ def _verify(
         return {}
     ranked = [v for v in choose(result.verdicts, 10**6) if not v.reason.startswith("redundant")]
     by_name = {v.candidate.name: v for v in ranked}
+    fallbacks = _fallbacks(ranked, catalog, by_name)
     present = {c.name: c for c in result.built}
 
     def build(name: str) -> bool:
@@ -192,19 +194,45 @@ def _verify(
         apply.drop_index(session, catalog, candidate)
         result.built.remove(candidate)
 
+    statements = {s.fingerprint: a.explain_sql for s, a in analysed}
+
+    def paired(fingerprint: str, names: list[str]) -> tuple[float | None, float | None] | None:
+        """With and without ``names`` (IGNORED in between), interleaved; medians."""
+        if flavour.name != "mariadb" or flavour.version < (10, 6):
+            return None
+        runs: tuple[list[float | None], list[float | None]] = ([], [])
+        try:
+            for _ in range(config.measure_runs):
+                for hidden, times in ((False, runs[0]), (True, runs[1])):
+                    for name in names:
+                        session.run(apply.ignored_sql(catalog, present[name], ignored=hidden))
+                    times.append(measured.median_ms(
+                        session, flavour, statements[fingerprint], 1, config.measure_timeout_s))  # fmt: skip
+        finally:
+            for name in names:
+                session.run(apply.ignored_sql(catalog, present[name], ignored=False))
+        return _median(runs[0]), _median(runs[1])
+
     actions = measured.Actions(
         plans=lambda: plan_all(session, analysed),
         measure=lambda only: _latencies(session, flavour, analysed, config, only),
         build=build,
         drop=drop,
+        paired=paired,
     )
     with invisible_visible(session, flavour):
         rules = measured.Rules(
             config.max_slowdown, {s.fingerprint: float(s.count) for s, _ in analysed},
-            config.min_measured_gain_pct / 100,
+            config.min_measured_gain_pct / 100, fallbacks,
         )  # fmt: skip
         outcome = measured.verify(
-            list(present), list(by_name), config.top, actions, latency_before, result.before, rules
+            list(present),
+            [v.candidate.name for v in ranked],
+            config.top,
+            actions,
+            latency_before,
+            result.before,
+            rules,
         )
         result.after = plan_all(session, analysed)
     result.built = [present[name] for name in outcome.kept]
@@ -214,7 +242,42 @@ def _verify(
             verdict.accepted, verdict.reason = True, "used by the planner, verified by measurement"
         elif name in outcome.dropped:
             verdict.accepted, verdict.reason = False, outcome.dropped[name]
+        else:
+            continue
+        if verdict not in result.verdicts:  # a fallback that was built: report it too
+            result.verdicts.append(verdict)
     return outcome.after
+
+
+def _median(times: Sequence[float | None]) -> float | None:
+    """The median run; None if any run was cut short (it was at least that slow)."""
+    if any(t is None for t in times):
+        return None
+    return statistics.median(t for t in times if t is not None)
+
+
+def _fallbacks(
+    ranked: Sequence[Verdict], catalog: Catalog, by_name: dict[str, Verdict]
+) -> dict[str, str]:
+    """Composite -> its leading column alone, the index that gets its slot if it regresses.
+
+    The all-at-once what-if never shows the narrow variant's worth (the
+    planner prefers the composite while both exist), so it is added here, as a
+    verdict of its own in ``by_name``, for :func:`perfcore.dbopt.measured.verify`.
+    """
+    found: dict[str, str] = {}
+    for verdict in ranked:
+        wide = verdict.candidate
+        table = catalog.tables[wide.table]
+        narrow = Candidate(wide.table, wide.columns[:1], 1, wide.queries, wide.weight_s,
+                           size_of(table, wide.columns[:1]))  # fmt: skip
+        if len(wide.columns) < 2 or served_by_existing(table, narrow.columns, 1):
+            continue
+        if narrow.name in by_name and narrow.name not in found.values():
+            continue  # a candidate of its own already, ranked by its own verdict
+        by_name.setdefault(narrow.name, Verdict(narrow, reason=f"stands in for {wide.name}"))
+        found[wide.name] = narrow.name
+    return found
 
 
 def _fill(
@@ -302,12 +365,12 @@ def _analyse(
     columns_of = catalog.columns_of()
     analysed: list[Analysed] = []
     for item in stats:
-        skipped = None
+        skipped = item.skipped  # listed with the collector's reason, never parsed
         try:
-            analysis = analyze(item.sample, columns_of)
-            if analysis.usages:
+            analysis = analyze(item.sample, columns_of) if skipped is None else None
+            if analysis is not None and analysis.usages:
                 analysed.append((item, analysis))
-            else:
+            elif analysis is not None:
                 skipped = f"reads no table of {catalog.database}"
         except NotAnalysable as exc:
             skipped = str(exc)

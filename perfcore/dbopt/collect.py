@@ -2,10 +2,13 @@
 
 Each source yields :class:`Sample` rows; none of them ever returns the
 advisor's own statements (they carry :data:`~perfcore.dbopt.session.TAG`).
-Statements are kept by their verb: SELECT (also behind ``WITH`` or an opening
-parenthesis), UPDATE and DELETE; the advisor indexes reads and the WHERE
-clauses of writes, and the analysis decides (and the report says) which of
-those it plans and why it skips the rest.  Text that is
+Statements are analysed by their verb: SELECT (also behind ``WITH`` or an
+opening parenthesis), UPDATE and DELETE; the advisor indexes reads and the
+WHERE clauses of writes, and the analysis decides (and the report says) which
+of those it plans and why it skips the rest.  Every other statement (INSERT,
+SET, LOAD DATA, ...) and every file entry whose header cannot be read is still
+returned, with :attr:`Sample.skipped` saying why, so the report lists it per
+shape instead of dropping it silently.  Text that is
 not valid UTF-8 is read as bytes and decoded with replacement characters,
 so one bad row cannot stop the read.
 """
@@ -38,11 +41,30 @@ class Sample:
     rows_sent: int
     count: int = 1
     source: str = "slow_log"
+    skipped: str | None = None  # why the advisor does not analyse it (listed in the report)
+
+
+NOT_ANALYSED = "not a SELECT: not analysed"
+
+
+def own(sql: str) -> bool:
+    """Whether a statement is the advisor's own (never reported: it is not the workload)."""
+    return _TAG_MARK in sql or TAG in sql
 
 
 def keep(sql: str) -> bool:
     """Whether a logged statement is one the advisor analyses (never its own)."""
-    return _TAG_MARK not in sql and TAG not in sql and bool(_KEPT.match(sql))
+    return not own(sql) and bool(_KEPT.match(sql))
+
+
+def skip_reason(sql: str) -> str | None:
+    """None for a statement the advisor analyses, else why it is only listed."""
+    return None if keep(sql) else NOT_ANALYSED
+
+
+def listed(sql: str) -> bool:
+    """Whether a logged statement appears in the report at all (analysed or skipped)."""
+    return bool(sql.strip()) and not own(sql)
 
 
 def _seconds(value: object) -> float:
@@ -75,11 +97,13 @@ def from_slow_log(session: Session, since_hours: float, limit: int) -> list[Samp
     samples = []
     for query_time, rows_sent, rows_examined, db, sql_text in rows:
         sql = _text(sql_text)
-        if not keep(sql):
+        if not listed(sql):
             continue
         seconds = _seconds(query_time)
+        examined, sent = int(rows_examined), int(rows_sent)
+        db_name = _text(db) or None
         samples.append(
-            Sample(sql, _text(db) or None, seconds, seconds, int(rows_examined), int(rows_sent))
+            Sample(sql, db_name, seconds, seconds, examined, sent, skipped=skip_reason(sql))
         )
     return samples
 
@@ -117,9 +141,10 @@ def from_digest(session: Session, since_hours: float, limit: int) -> list[Sample
             rows_sent=int(sent),
             count=int(count),
             source="digest",
+            skipped=skip_reason(_text(sample)),
         )
         for sample, schema, count, total, peak, examined, sent in rows
-        if keep(_text(sample))
+        if listed(_text(sample))
     ]
 
 
@@ -130,24 +155,42 @@ _USE = re.compile(r"^use\s+`?([^`;\s]+)`?;\s*$", re.IGNORECASE)
 _SET_TIMESTAMP = re.compile(r"^SET\s+timestamp\s*=\s*\d+;\s*$", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class _Header:
+    seconds: float
+    rows_sent: int
+    rows_examined: int
+    problem: str | None = None  # the header could not be read: the entry is listed, not analysed
+
+
+def _header(match: re.Match[str]) -> _Header:
+    sent, examined = int(match.group(2)), int(match.group(3))
+    try:
+        return _Header(float(match.group(1)), sent, examined)
+    except ValueError:  # e.g. '1.2.3': the pattern admits any run of digits and dots
+        return _Header(0.0, sent, examined, f"Query_time {match.group(1)!r} is not a number")
+
+
 def parse_slow_log_file(lines: Iterable[str]) -> Iterator[Sample]:
     """Entries of a MySQL/MariaDB slow-log file (``slow_query_log_file`` format)."""
     db: str | None = None
-    header: tuple[float, int, int] | None = None
+    header: _Header | None = None
     body: list[str] = []
 
     def flush() -> Iterator[Sample]:
         if header is not None and body:
             sql = "\n".join(body).strip().rstrip(";").strip()
-            if keep(sql):
-                yield Sample(sql, db, header[0], header[0], header[2], header[1], source="file")
+            if listed(sql):
+                reason = header.problem or skip_reason(sql)
+                yield Sample(sql, db, header.seconds, header.seconds, header.rows_examined,
+                             header.rows_sent, source="file", skipped=reason)  # fmt: skip
 
     for raw in lines:
         line = raw.rstrip("\n")
         match = _HEADER.search(line)
         if match:
             yield from flush()
-            header = (float(match.group(1)), int(match.group(2)), int(match.group(3)))
+            header = _header(match)
             body = []
         elif line.startswith("#") and not body:
             continue  # other header lines (Time, User@Host, Thread_id, ...)

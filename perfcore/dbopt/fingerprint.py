@@ -67,6 +67,7 @@ class QueryStats:
     max_s: float
     rows_examined: int
     rows_sent: int
+    skipped: str | None = None  # why it is listed but not analysed (see collect.Sample)
 
     @property
     def mean_s(self) -> float:
@@ -74,12 +75,16 @@ class QueryStats:
 
 
 def aggregate(samples: Iterable[Sample]) -> list[QueryStats]:
-    """Group samples by fingerprint; the result is ordered by total time, largest first."""
-    groups: dict[str, list[Sample]] = {}
+    """Group samples by fingerprint; the result is ordered by total time, largest first.
+
+    Skipped samples form groups of their own (per shape and reason): one entry
+    with an unreadable header must not hide the shape's readable ones.
+    """
+    groups: dict[tuple[str, str | None], list[Sample]] = {}
     for sample in samples:
-        groups.setdefault(fingerprint(sample.sql), []).append(sample)
+        groups.setdefault((fingerprint(sample.sql), sample.skipped), []).append(sample)
     stats = []
-    for shape, members in groups.items():
+    for (shape, skipped), members in groups.items():
         slowest = max(members, key=lambda s: s.max_s)
         stats.append(
             QueryStats(
@@ -91,7 +96,8 @@ def aggregate(samples: Iterable[Sample]) -> list[QueryStats]:
                 max_s=slowest.max_s,
                 rows_examined=sum(s.rows_examined for s in members),
                 rows_sent=sum(s.rows_sent for s in members),
+                skipped=skipped,
             )
         )
-    stats.sort(key=lambda s: (-s.total_s, s.fingerprint))
+    stats.sort(key=lambda s: (-s.total_s, s.fingerprint, s.skipped or ""))
     return stats

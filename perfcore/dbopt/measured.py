@@ -91,6 +91,27 @@ class Actions:
     measure: Callable[[set[str]], Latencies]  # time these fingerprints
     build: Callable[[str], bool]  # build one candidate; False if the server refused
     drop: Callable[[str], None]  # drop one index
+    # Time one statement with and without these indexes, interleaved: (with, without) medians.
+    # None where the server cannot hide an index without dropping it (MySQL).
+    paired: Callable[[str, list[str]], tuple[Latency, Latency] | None] = lambda fp, names: None
+
+
+Latency = float | None
+
+
+def confirmed(paired: tuple[Latency, Latency] | None, max_slowdown: float) -> bool:
+    """Pure: does an interleaved A/B re-timing confirm the regression the first timing saw?
+
+    The first timing compares against latencies taken minutes earlier, under whatever other
+    load the machine had then; the A/B pair is taken side by side.  No pair (MySQL): the
+    first timing stands.  Cut short with the indexes: confirmed; without them: not.
+    """
+    if paired is None:
+        return True
+    with_ms, without_ms = paired
+    if with_ms is None or without_ms is None:
+        return without_ms is not None
+    return with_ms >= without_ms * max_slowdown and with_ms - without_ms >= 0.5
 
 
 @dataclass(frozen=True)
@@ -98,6 +119,8 @@ class Rules:
     max_slowdown: float  # a served statement this many times slower drops the index
     weights: dict[str, float]  # fingerprint -> executions in the log window
     min_gain_share: float = 0.0  # an index must save this share of the measured workload
+    # index -> the narrower candidate (its leading column) that gets its slot when it regresses
+    fallbacks: dict[str, str] = field(default_factory=dict)
 
 
 def weak(
@@ -136,11 +159,18 @@ def verify(
     best first), and an index dropped for a regression gets one more try once
     the set has changed (the plan that regressed may not be chosen any more).
     An index that saves less than ``rules.min_gain_share`` of the measured
-    workload goes too, so its slot can go to a better one.
+    workload goes too, so its slot can go to a better one.  An index dropped
+    for a regression hands its rank to its fallback in ``rules.fallbacks``
+    (e.g. ``(o_custkey)`` for ``(o_custkey, o_orderdate)``): the statements it
+    was chosen for still deserve an index, and the narrower one may serve them
+    without the plan that regressed; it is verified like any other.
     Ends when a round changes nothing, or after ``max_rounds``.  A statement
     whose plan is the one it had before (``before_plans``) is not timed again.
     """
+    ranked = _with_fallbacks(ranked, rules.fallbacks)
     order = {name: rank for rank, name in enumerate(ranked)}
+    regressed: set[str] = set()  # dropped for a regression: their fallbacks may take the slot
+    cleared: dict[str, frozenset[str]] = {}  # statement -> the plan an A/B re-timing cleared
     current = sorted(present, key=lambda n: order.get(n, len(order)))
     outcome = Outcome()
     timed = {fp: (plan.keys, before.get(fp)) for fp, plan in before_plans.items()}
@@ -169,10 +199,21 @@ def verify(
             culprits = [n for n in current if regression.fingerprint in users.get(n, set())]
             if not culprits:
                 continue
+            keys = plans[regression.fingerprint].keys
+            if cleared.get(regression.fingerprint) == keys:
+                continue
+            pair = actions.paired(regression.fingerprint, culprits)
+            if not confirmed(pair, rules.max_slowdown):
+                # Not slower side by side: load on the machine, not the index.
+                cleared[regression.fingerprint] = keys
+                if pair is not None and pair[0] is not None:
+                    timed[regression.fingerprint] = (keys, pair[0])
+                continue
             name = culprits[-1]  # the lowest-ranked of the indexes its plan uses
             actions.drop(name)
             current.remove(name)
             dropped_now.add(name)
+            regressed.add(name)
             left_behind[name] = frozenset(current)
             strikes[name] = strikes.get(name, 0) + 1
             outcome.dropped[name] = (
@@ -188,11 +229,15 @@ def verify(
             dropped_now.add(name)
             outcome.dropped[name] = (
                 f"measured saving {saving:.1f} ms per log window is under"
-                f" {rules.min_gain_share:.0%} of the workload"
+                f" {rules.min_gain_share:.1%} of the workload"
             )
             changed = True
         last = round_number == max_rounds - 1  # nothing built now could be verified
+        freed = {child for parent, child in rules.fallbacks.items() if parent in regressed}
+        waiting = set(rules.fallbacks.values()) - freed
         for name in [n for n in ranked if n not in current and strikes.get(n, 0) < 2]:
+            if name in waiting:
+                continue  # a fallback only once the index it stands in for has regressed
             if len(current) >= top or last:
                 break
             if name in dropped_now or left_behind.get(name) == frozenset(current):
@@ -213,3 +258,15 @@ def verify(
     missing = {fp for fp in final if fp in before and fp not in outcome.after}
     outcome.after.update(actions.measure(missing) if missing else {})
     return outcome
+
+
+def _with_fallbacks(ranked: Sequence[str], fallbacks: dict[str, str]) -> list[str]:
+    """``ranked`` with each fallback placed right behind the index it stands in for."""
+    placed: list[str] = []
+    for name in ranked:
+        if name not in placed:
+            placed.append(name)
+        child = fallbacks.get(name)
+        if child is not None and child not in placed and child not in ranked:
+            placed.append(child)
+    return placed

@@ -16,6 +16,7 @@ from notebook_kernel import execute
 
 from perfcore.config import DbOptConfig
 from perfcore.dbopt.advisor import AdviseOptions, advise, observe
+from perfcore.dbopt.collect import NOT_ANALYSED
 from perfcore.dbopt.dss_data import DssScale, seed
 from perfcore.dbopt.dss_workload import ANALYTICAL, LOOKUPS, run, statements
 from perfcore.dbopt.greedy import single_columns
@@ -45,8 +46,10 @@ def report(dss: str) -> dict[str, Any]:
 def test_every_decision_support_shape_is_analysed_and_advised(report: dict[str, Any]) -> None:
     config = DbOptConfig()
     skipped = {q["fingerprint"]: q["skipped"] for q in report["queries"] if q["skipped"]}
-    assert skipped == {}, skipped
-    assert report["slowQueriesFound"] == len(ANALYTICAL) + len(LOOKUPS)
+    # Only the loader's own statements (LOAD DATA, SET, ...) are listed as not analysed.
+    assert set(skipped.values()) <= {NOT_ANALYSED}, skipped
+    assert not [fp for fp in skipped if fp.startswith(("select", "with"))], skipped
+    assert len(report["queries"]) - len(skipped) == len(ANALYTICAL) + len(LOOKUPS)
     assert any(q["fingerprint"].startswith("with revenue as") for q in report["queries"])
     assert 0 < len(report["suggestions"]) <= config.top
     for suggestion in report["suggestions"]:

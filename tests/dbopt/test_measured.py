@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perfcore.dbopt.measured import Actions, Latencies, Rules, regressions, verify, weak
+from perfcore.dbopt.measured import Actions, Latencies, Rules, confirmed, regressions, verify, weak
 from perfcore.dbopt.planner import Plan
 
 
@@ -61,3 +61,77 @@ def test_an_index_must_earn_its_slot() -> None:
     # 'big' saves 99 ms of 150; 'tiny' saves 5 x 0.1 = 0.5 ms, under 1 % (1.5 ms).
     assert weak({"big": {"a"}, "tiny": {"b"}}, before, after, rules) == {"tiny": pytest.approx(0.5)}
     assert weak({"big": {"a"}, "tiny": {"b"}}, before, after, Rules(1.25, {})) == {}
+
+
+def test_a_regressing_composite_hands_its_slot_to_its_leading_column() -> None:
+    """'cust_date' makes q2 slower (a join order that reads every customer); 'cust' does not."""
+    present: set[str] = {"cust_date"}
+    before: Latencies = {"q1": 90.0, "q2": 20.0}
+    before_plans = {fp: Plan(1.0, 1.0, frozenset()) for fp in before}
+
+    def plans() -> dict[str, Plan]:
+        return {fp: Plan(1.0, 1.0, frozenset(present)) for fp in before}
+
+    def measure(only: set[str]) -> Latencies:
+        # The planner prefers the composite whenever it exists.
+        speed = {"cust_date": {"q1": 1.0, "q2": 40.0}, "cust": {"q1": 2.0, "q2": 15.0}}
+        chosen = "cust_date" if "cust_date" in present else "cust"
+        return {fp: speed[chosen][fp] for fp in only}
+
+    def build(name: str) -> bool:
+        present.add(name)
+        return True
+
+    rules = Rules(1.25, {"q1": 1.0, "q2": 1.0}, fallbacks={"cust_date": "cust"})
+    actions = Actions(plans, measure, build, present.discard)
+    outcome = verify(["cust_date"], ["cust_date"], 3, actions, before, before_plans, rules)
+    assert outcome.kept == ["cust"], outcome
+    assert outcome.dropped["cust_date"].startswith("measured 2.00x slower")
+    assert outcome.after == {"q1": 2.0, "q2": 15.0}
+
+
+def test_a_fallback_waits_while_its_composite_holds() -> None:
+    present: set[str] = {"cust_date"}
+    before: Latencies = {"q1": 90.0}
+    built: list[str] = []
+
+    def build(name: str) -> bool:
+        built.append(name)
+        return True
+
+    actions = Actions(
+        lambda: {"q1": Plan(1.0, 1.0, frozenset(present))},
+        lambda only: {fp: 1.0 for fp in only},
+        build,
+        present.discard,
+    )
+    rules = Rules(1.25, {"q1": 1.0}, fallbacks={"cust_date": "cust"})
+    empty = {"q1": Plan(1.0, 1.0, frozenset())}
+    outcome = verify(["cust_date"], ["cust_date"], 3, actions, before, empty, rules)
+    assert outcome.kept == ["cust_date"] and built == []
+
+
+def test_a_regression_must_hold_side_by_side() -> None:
+    assert confirmed(None, 1.25)  # no A/B possible (MySQL): the first timing stands
+    assert confirmed((30.0, 20.0), 1.25) and not confirmed((24.0, 20.0), 1.25)
+    assert not confirmed((0.4, 0.1), 1.25)  # sub-millisecond jitter
+    assert confirmed((None, 20.0), 1.25) and not confirmed((30.0, None), 1.25)
+
+
+def test_a_slowdown_the_ab_pair_does_not_confirm_keeps_the_index() -> None:
+    """q2 looked 3x slower (the machine was busy then); side by side it is as fast as without."""
+    present: set[str] = {"wide"}
+    before: Latencies = {"q1": 100.0, "q2": 10.0}
+    plans = lambda: {fp: Plan(1.0, 1.0, frozenset(present)) for fp in before}  # noqa: E731
+    asked: list[tuple[str, list[str]]] = []
+
+    def paired(fingerprint: str, names: list[str]) -> tuple[float | None, float | None]:
+        asked.append((fingerprint, names))
+        return 10.5, 10.0
+
+    actions = Actions(plans, lambda only: {"q1": 1.0, "q2": 30.0}, lambda n: True,
+                      present.discard, paired)  # fmt: skip
+    outcome = verify(["wide"], ["wide"], 2, actions, before,
+                     {fp: Plan(1.0, 1.0, frozenset()) for fp in before}, Rules(1.25, {}))  # fmt: skip
+    assert outcome.kept == ["wide"] and asked == [("q2", ["wide"])]
+    assert outcome.after == {"q1": 1.0, "q2": 10.5}

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from perfcore.config import DbOptConfig
 from perfcore.dbopt.advisor import AdviseOptions, advise
+from perfcore.dbopt.collect import NOT_ANALYSED
 from perfcore.dbopt.planner import PlanError, explain
 from perfcore.dbopt.session import Session, connect
 from perfcore.errors import ServiceUnavailable
@@ -82,10 +83,25 @@ def slow_log_file(path: Path) -> Path:
         b"SELECT id FROM items WHERE " + b"(" * 3000 + b"a = 1" + b")" * 3000,
         b"SELECT id FROM items WHERE a = ? AND b = ?",
         b"SELECT id FROM items WHERE code = 'caf\xc3\xa9 \xff\xfe' AND a = 2 AND b = 11",
+        *NOT_SELECTS,
     ]
     header = b"# Query_time: 9.0  Lock_time: 0.0  Rows_sent: 0  Rows_examined: 30000\n"
-    path.write_bytes(b"".join(header + e + b";\n" for e in entries))
+    unreadable = b"# Query_time: 1.2.3  Lock_time: 0.0  Rows_sent: 0  Rows_examined: 1\n"
+    path.write_bytes(
+        b"".join(header + e + b";\n" for e in entries)
+        + unreadable
+        + b"SELECT id FROM items WHERE pad = 'unreadable header';\n"
+    )
     return path
+
+
+# Listed per shape as not analysed (and never sent): two INSERTs of one shape, a SET, a LOAD.
+NOT_SELECTS = [
+    b"INSERT INTO items VALUES (40001, 1, 2, 'x', 'y')",
+    b"INSERT INTO items VALUES (40002, 3, 4, 'z', 'w')",
+    b"SET NAMES utf8mb4",
+    b"LOAD DATA INFILE '/nonexistent/items.csv' INTO TABLE items",
+]
 
 
 def test_every_shape_is_analysed_or_skipped_and_nothing_from_the_log_runs(
@@ -122,7 +138,12 @@ def test_every_shape_is_analysed_or_skipped_and_nothing_from_the_log_runs(
     assert not [s for s in sent if "lower(" in s.lower()], "it never reached the server"
     assert not [s for s in sent if "slow_sleep" in s]
     shapes = {q["fingerprint"]: q["skipped"] for q in report["queries"]}
-    assert len(shapes) == len(LOGGED) + 1 + 6, shapes
+    # Logged, the qualified function, six odd file entries and one unreadable header; the
+    # non-SELECT shapes (the file's and the fixture's own writes, e.g. its CREATE FUNCTION)
+    # are listed besides, each as not analysed.
+    selects = [fp for fp, skip in shapes.items() if skip != NOT_ANALYSED]
+    assert len(selects) == len(LOGGED) + 1 + 6 + 1, shapes
+    assert all(not fp.startswith(("select", "with")) for fp in set(shapes) - set(selects))
 
     def reason(fragment: str) -> str | None:
         (found,) = [skip for fp, skip in shapes.items() if fragment in fp]
@@ -143,6 +164,18 @@ def test_every_shape_is_analysed_or_skipped_and_nothing_from_the_log_runs(
     assert "nested 3000 levels" in str(reason("((((("))
     assert "placeholders" in str(shapes["select id from items where a = ? and b = ?"])
     assert reason("code = ? and a = ? and b = ?") is None  # invalid UTF-8, replaced, planned
+    counts = {q["fingerprint"]: q["count"] for q in report["queries"]}
+    for fragment, count in (
+        ("insert into items values", 2),
+        ("set names", 1),
+        ("load data infile", 1),
+    ):
+        assert reason(fragment) == NOT_ANALYSED, (fragment, shapes)
+        (found,) = [n for fp, n in counts.items() if fragment in fp]
+        assert found == count, (fragment, counts)
+    assert reason("set session long_query_time") == NOT_ANALYSED
+    assert not [s for s in sent if "INSERT INTO items" in s or "LOAD DATA" in s]
+    assert reason("pad = ?") == "Query_time '1.2.3' is not a number"
     assert report["suggestions"], "the analysable statements still got advice"
     # The suite connects as root: the report says so.
     assert any("superuser" in w for w in report["warnings"]), report["warnings"]
