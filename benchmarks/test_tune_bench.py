@@ -26,6 +26,7 @@ other work the wall times are pessimistic; the ratios much less so.
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,12 +44,24 @@ PROBE_TRIALS = 4
 BUDGET_S = 600.0
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the trial processes)."""
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _run(trials: int, *, screen: bool, jobs: int) -> tuple[float, float, Any]:
     """(per-trial seconds, fixed seconds, result) of one tune of the flash crowd."""
+    cpu0, load0 = _cpu_seconds(), os.getloadavg()[0]
     started = time.perf_counter()
     result = tune(load_scenario(FLASH), trials=trials, seeds=3, confirm_seeds=3, leaders=3,
                   screen=screen, jobs=jobs)  # fmt: skip
     wall = time.perf_counter() - started
+    print(f"  {trials} trials, screen={screen}, jobs={jobs}: wall {wall:.0f} s, CPU"
+          f" {_cpu_seconds() - cpu0:.0f} s, load average {load0:.1f} -> {os.getloadavg()[0]:.1f}")  # fmt: skip
     per_trial = result.timings["screening"] / trials
     return per_trial, wall - result.timings["screening"], result
 
