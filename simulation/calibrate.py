@@ -139,7 +139,42 @@ def fit(
                 detail,
             )
         )
+    shared = _shared_core(delta, scenario, {k: (ms * scale, n) for k, (ms, n, _) in shares.items()})
+    if shared is not None:
+        fitted.append(shared)
     return fitted, skipped
+
+
+def _shared_core(
+    delta: ServerDelta, scenario: Scenario, handlers: dict[str, tuple[float, int]]
+) -> Fitted | None:
+    """``api.shared_core_ms``: the stack's CPU on the server's core that no handler burst holds.
+
+    Only when every process of the stack was pinned to the server's own CPUs
+    (``stack_cpu.json``): then the database, the Redis servers, the job
+    worker and the server's work outside its handlers (protocol, driver)
+    take turns on the same core, and what they used per request is the
+    core's time beyond the handlers' fitted CPU.
+    """
+    cpu, cores = delta.stack_cpu_s, delta.stack_cpus
+    infra = scenario.infrastructure
+    if not cpu or cores != scenario.service.workers * infra.api.cpus_per_replica:
+        return None
+    counted = sum(h.count for h in delta.routes.values())
+    if counted <= 0:
+        return None
+    auth = {n: infra.api.auth_ms if PLATFORM.request_classes[n].auth != "public" else 0.0
+            for n in handlers}  # fmt: skip
+    in_handlers = sum((ms + auth[name]) * n for name, (ms, n) in handlers.items()) / 1000
+    total = sum(cpu.values())
+    value = max(total - in_handlers, 0.0) * 1000 / counted
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(cpu.items()))
+    return Fitted(
+        "infrastructure.api.shared_core_ms",
+        value,
+        int(counted),
+        f"stack CPU {total:.2f} s on {cores} core(s) ({parts}) - handlers {in_handlers:.2f} s",
+    )
 
 
 def _default_db_ms(scenario: Scenario, query: str) -> float:

@@ -11,6 +11,7 @@ per-second request counts). Missing or unusable files are
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from perfcore.errors import BadInput
 from perfcore.platform import PLATFORM
 
 BEFORE, AFTER, FINAL = "metrics_before.prom", "metrics_after.prom", "locust_final.json"
+STACK_CPU = "stack_cpu.json"
 Labels = tuple[tuple[str, str], ...]
 # "METHOD /path/{template}" -> request class, from the platform description.
 ENDPOINT_CLASS = {
@@ -97,6 +99,10 @@ class ServerDelta:
     l2: dict[str, Histogram]  # op -> cache Redis time (s)
     lookups: dict[tuple[str, str, str], float]  # (namespace, tier, result) -> count
     cpu_s: float | None  # the server process's CPU seconds (user + system) during the run
+    # Every stack process's CPU seconds (stack_cpu.json, when the run recorded it) and
+    # how many CPUs the stack was pinned to (None: not pinned, the kernel spread it).
+    stack_cpu_s: dict[str, float] | None = None
+    stack_cpus: int | None = None
 
 
 def _histograms(
@@ -147,6 +153,7 @@ def read_server(directory: Path) -> ServerDelta:
             cache[endpoint][lab["result"]] = delta
         elif sample == "perfcore_cache_lookups_total":
             lookups[(lab["namespace"], lab["tier"], lab["result"])] = delta
+    stack_cpu, stack_cpus = read_stack_cpu(directory)
     return ServerDelta(
         routes,
         dict(cache),
@@ -154,7 +161,28 @@ def read_server(directory: Path) -> ServerDelta:
         _histograms(after, before, "perfcore_cache_l2_duration_seconds", ("op",)),
         lookups,
         _delta(after, before, "process_cpu_seconds_total"),
+        stack_cpu,
+        stack_cpus,
     )
+
+
+def read_stack_cpu(directory: Path) -> tuple[dict[str, float] | None, int | None]:
+    """``stack_cpu.json``: CPU seconds per stack process during the run, and the pinned CPUs.
+
+    Written by the fidelity experiment from ``/proc/<pid>/stat`` of every
+    process of the deployment (``{"processes": {name: {"cpu_s": ...}},
+    "pinning": {"stack_cpus": [...]}}``); optional.
+    """
+    path = directory / STACK_CPU
+    if not path.is_file():
+        return None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        cpu = {str(k): float(v["cpu_s"]) for k, v in data["processes"].items()}
+        pinned = data.get("pinning", {}).get("stack_cpus") or []
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(f"{path}: not a stack CPU record ({exc})") from None
+    return cpu, (len(pinned) or None)
 
 
 def _delta(

@@ -165,6 +165,9 @@ def replay_scenario(
     data["horizon_s"] = trace.duration_s + DRAIN_S
     wl = data["workload"]
     wl["events"]["count"] = 0
+    # A write that leaves an event's session pages stale marks that event's block of
+    # session keys: the blocks must be the measured platform's (its sessions per event).
+    wl["events"]["sessions_per_event"] = max(sizes["session"] // max(sizes["event"], 1), 1)
     wl["timed_jobs"] = []
     # One negligible stream per class only sizes the key spaces (streams set them).
     wl["streams"] = [

@@ -328,6 +328,15 @@ class ApiSpec(Section):
     auth_ms: float = Field(
         0.05, ge=0, le=1000, description="CPU of the token check, on every class that needs a token"
     )
+    shared_core_ms: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_MS,
+        description="CPU per request that other work on the replica's cores does for it"
+        " (a database, Redis or job worker pinned with the server; the server's own protocol"
+        " and driver work outside the handler): it holds a core after the request's CPU burst,"
+        " delaying later requests, not this one. 0: the cores run only the handlers",
+    )
 
 
 class CacheTierSpec(Section):

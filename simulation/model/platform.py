@@ -158,7 +158,7 @@ class Platform:
         n = hi - lo
         self.requests += n
         w = self._window
-        w[0] += float(chunk.cpu[lo:hi].sum())
+        w[0] += float(chunk.cpu[lo:hi].sum()) + n * self.path.shared_s
         w[1] += sum(ends) - sum(starts)
         w[2] += n
         if n:
@@ -182,9 +182,10 @@ class Platform:
             used_db = (served.level == MISS) | (served.level == UNCACHED)
             db_busy = np.where(used_db, chunk.dbs[lo:hi], 0.0)
             a = chunk.arrivals
-            self.metrics.record(
-                t0, t1, a.time[lo:hi], a.cls[lo:hi], served, chunk.cpu[lo:hi], db_busy
-            )
+            cpu = chunk.cpu[lo:hi]
+            if self.path.shared_s:  # the core is busy for the co-located work too
+                cpu = cpu + self.path.shared_s
+            self.metrics.record(t0, t1, a.time[lo:hi], a.cls[lo:hi], served, cpu, db_busy)
         elif t1 > t0:
             self.metrics.record_idle(t0, t1)
         self._recorded_until = t1

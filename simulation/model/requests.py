@@ -7,7 +7,12 @@ arrival order:
 1. takes the earliest-free API slot (FCFS over all slots; exact, see
    :mod:`simulation.model.pool`), then runs its CPU burst on the earliest-free
    CPU of the ready replicas (CPUs can be fewer than slots: an overloaded
-   replica queues on CPU, which is what makes autoscaling matter);
+   replica queues on CPU, which is what makes autoscaling matter). That CPU
+   then stays busy for ``api.shared_core_ms`` more: the work other processes
+   on the same core do for the request (a database or Redis pinned with the
+   server, the server's own protocol and driver work outside the handler) --
+   it delays the requests behind, not this one, whose own latency already
+   holds it (in its query and round-trip times);
 2. for a cached read: looks in its replica's L1 (the load balancer picks the
    replica uniformly), then L2; XFetch may decide to refresh early; a miss
    runs the class's query on the database pool and stores the value with the
@@ -149,6 +154,7 @@ class RequestPath:
         self.l1_s = c.l1_lookup_ms / 1000.0
         self.rtt_s = c.l2_rtt_ms / 1000.0
         self.beta = scenario.cache.xfetch_beta
+        self.shared_s = scenario.infrastructure.api.shared_core_ms / 1000.0
         self.sessions = max(scenario.workload.events.sessions_per_event, 1)
         # Per class: cached reads served, and the summed seconds they were out of date.
         n = len(REQUEST_CLASSES)
@@ -179,12 +185,13 @@ class RequestPath:
         marks, n_sess = tab.marks, self.sessions
         stale_reads, stale_s = self.stale_reads, self.stale_s
         n_rep = len(l1s)
-        l1_s, rtt, beta, l1_max, l1_cap = (
+        l1_s, rtt, beta, l1_max, l1_cap, shared = (
             self.l1_s,
             self.rtt_s,
             self.beta,
             cache.l1_max_ttl,
             cache.l1_max_entries,
+            self.shared_s,
         )
         replace = heapq.heapreplace
         refresh, l1_exp, trim = xfetch_should_refresh, l1_expiry, trim_l1
@@ -199,7 +206,7 @@ class RequestPath:
             # starts are non-decreasing (FCFS), so this pool is exact FCFS too.
             core = cpus[0]
             now = (core if core > start else start) + cp
-            replace(cpus, now)
+            replace(cpus, now + shared)
             off = offset[c]
             if off >= 0:
                 gk = off + k
