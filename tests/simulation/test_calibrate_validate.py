@@ -18,7 +18,7 @@ from perfcore.service.metrics import LATENCY_BUCKETS
 from simulation.calibrate import fit, overlay
 from simulation.measured import read_server
 from simulation.replay import Trace, replay, trace_from_access_log, trace_from_locust
-from simulation.scenario import Scenario, load_scenario
+from simulation.scenario import REQUEST_CLASSES, Scenario, load_scenario
 
 PERFCORE = [sys.executable, "-m", "perfcore"]
 
@@ -149,3 +149,67 @@ def test_simulate_reports_latency_and_hit_ratio_per_class() -> None:
         0.5 < by_class["event_detail"]["hit_ratio"] < 1 and by_class["register"]["hit_ratio"] == 0
     )
     assert summary["latency_ms"]["p99"] >= by_class["event_detail"]["p50"]  # contract keys stay
+
+
+# ------------------------------------------- a core shared with co-located work
+
+SIZES = {"global": 1, "event": 40, "attendee": 2000, "session": 160}
+
+
+def _mm1(shared_ms: float, rate: float = 10.0, n: int = 40_000) -> np.ndarray:
+    # export_report: no query, uncached; 1 CPU, exponential 40 ms.
+    sc = Scenario.model_validate({"infrastructure": {
+        "request_classes": {"export_report": {"cpu_ms": 40.0}},
+        "api": {"slots_per_replica": 1000, "cpus_per_replica": 1, "shared_core_ms": shared_ms}}})  # fmt: skip
+    rng = np.random.default_rng(5)
+    times = np.cumsum(rng.exponential(1 / rate, n))
+    cid = REQUEST_CLASSES.index("export_report")
+    trace = Trace(times, np.full(n, cid, np.int8), np.full(n, -1), float(times[-1]) + 1)
+    return replay(sc, trace, SIZES).latency_ms
+
+
+def test_shared_work_queues_the_requests_behind_but_not_its_own() -> None:
+    # The core serves X = S + d per request (S ~ exp(40 ms), d = 20 ms held after the
+    # burst): Pollaczek-Khinchine wait lam E[X^2] / (2 (1 - rho)), then only S of its own.
+    s, d, lam = 0.040, 0.020, 10.0
+    ex2 = 2 * s * s + 2 * s * d + d * d
+    expected_ms = 1000 * (lam * ex2 / (2 * (1 - lam * (s + d))) + s)
+    lat = _mm1(20.0)
+    assert float(lat.mean()) == pytest.approx(expected_ms, rel=0.08)
+    assert float(lat.mean()) > 1.4 * float(_mm1(0.0).mean())
+    # Alone on the core (a trickle), a request's latency is its own burst only.
+    assert float(_mm1(20.0, rate=0.2, n=2_000).mean()) == pytest.approx(40.0, rel=0.1)
+
+
+def _stack_cpu(directory: Path, cpu: dict[str, float], cpus: list[int]) -> None:
+    data = {"processes": {k: {"cpu_s": v} for k, v in cpu.items()}, "pinning": {"stack_cpus": cpus}}
+    (directory / "stack_cpu.json").write_text(json.dumps(data))
+
+
+def test_shared_core_is_the_stack_cpu_beyond_the_handlers(tmp_path: Path) -> None:
+    # 200 event pages of 5 ms, a quarter missing (db 2 ms), rtt 0.5 ms -> handler CPU
+    # 5 - 0.5 - 0.25 * 2.5 = 3.875 ms; the stack used 1.2 s on one core.
+    _metrics(tmp_path, detail_ms=5.0, n=200, db_ms=2.0, misses=50)
+    _stack_cpu(tmp_path, {"serve": 0.9, "mariadb": 0.2, "redis_cache": 0.1}, [1])
+    values = {f.path: f.value for f in fit(read_server(tmp_path), Scenario(), 30)[0]}
+    handler_ms = values["infrastructure.request_classes.event_detail.cpu_ms"]
+    assert handler_ms == pytest.approx(3.875)
+    assert values["infrastructure.api.shared_core_ms"] == pytest.approx(
+        (1.2 - 200 * handler_ms / 1000) * 1000 / 200
+    )
+    # Spread over two CPUs the stack does not share the server's core: nothing fitted.
+    _stack_cpu(tmp_path, {"serve": 0.9, "mariadb": 0.2}, [0, 1])
+    paths = {f.path for f in fit(read_server(tmp_path), Scenario(), 30)[0]}
+    assert "infrastructure.api.shared_core_ms" not in paths
+
+
+def test_a_check_in_on_the_last_event_replays_within_the_session_keys() -> None:
+    # The seed has 4 sessions per event (160 keys); a check-in marks its event's block stale.
+    n = 2_000
+    times = np.linspace(0.0, 20.0, n)
+    cls = np.asarray(
+        [REQUEST_CLASSES.index("check_in" if i % 2 else "session_page") for i in range(n)],
+        np.int8,
+    )
+    rep = replay(Scenario(), Trace(times, cls, np.full(n, -1), 21.0), SIZES)
+    assert rep.latency_ms.shape[0] == n and bool(np.isfinite(rep.latency_ms).all())
