@@ -16,6 +16,7 @@ arrival, class, end and cache outcome.
 from __future__ import annotations
 
 import csv
+import heapq
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -200,35 +201,56 @@ class _TraceWorkload:
 
 
 class _RecordingPlatform(Platform):
-    """The platform, keeping every request's arrival, class, end and cache outcome."""
+    """The platform, keeping every request's arrival, class, end, cache outcome and handler start.
 
-    log: list[tuple[NDArray[np.float64], NDArray[np.int8], NDArray[np.float64], NDArray[np.int8]]]
+    The handler start is when the request's CPU burst begins: the moment a
+    server's own latency timer starts (an asyncio server times a request from
+    when its task first runs; the wait for the event loop before that is seen
+    by the client only). The replica CPUs are replayed on a heap of their own,
+    as the request path's loop runs them (the replay pins the replicas, so the
+    pool never resizes): exact, and off the hot loop.
+    """
+
+    log: list[tuple[NDArray[Any], ...]]
+    cores: list[float]
 
     def _serve(self, chunk: _Chunk, lo: int, hi: int, stop: float) -> None:
         super()._serve(chunk, lo, hi, stop)
-        _, _, _, _, ends, levels = self._pending[-1]
+        _, _, _, starts, ends, levels = self._pending[-1]
+        cores, shared, handler = self.cores, self.path.shared_s, []
+        for start, cpu in zip(starts, chunk.columns[4][lo:hi], strict=True):
+            free = cores[0]
+            begin = free if free > start else start
+            heapq.heapreplace(cores, begin + cpu + shared)
+            handler.append(begin)
         a = chunk.arrivals
         self.log.append(
-            (a.time[lo:hi], a.cls[lo:hi], np.asarray(ends), np.asarray(levels, np.int8))
-        )
+            (a.time[lo:hi], a.cls[lo:hi], np.asarray(ends), np.asarray(levels, np.int8),
+             np.asarray(handler))
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Replayed:
     time: NDArray[np.float64]
     cls: NDArray[np.int8]
-    latency_ms: NDArray[np.float64]
+    latency_ms: NDArray[np.float64]  # arrival to end: the client's view, without the network
     level: NDArray[np.int8]
+    handler_ms: NDArray[np.float64]  # handler start to end: the server's own timer
 
 
 def replay(scenario: Scenario, trace: Trace, sizes: dict[str, int], replicas: int = 1) -> Replayed:
-    """Run the model on the trace; per request: arrival, class, latency and cache outcome."""
+    """Run the model on the trace; per request: arrival, class, latencies and cache outcome."""
     sc = replay_scenario(scenario, trace, sizes, replicas)
     platform = _RecordingPlatform(sc)
     platform.log = []
+    platform.cores = [0.0] * platform.cpu.size
     platform.workload = _TraceWorkload(trace, sizes, sc.seed)  # type: ignore[assignment]
     platform.run()
     if not platform.log:
-        return Replayed(np.empty(0), np.empty(0, np.int8), np.empty(0), np.empty(0, np.int8))
-    time, cls, end, level = (np.concatenate(col) for col in zip(*platform.log, strict=True))
-    return Replayed(time, cls, (end - time) * 1000.0, level)
+        empty = np.empty(0)
+        return Replayed(empty, np.empty(0, np.int8), empty, np.empty(0, np.int8), empty)
+    time, cls, end, level, handler = (
+        np.concatenate(col) for col in zip(*platform.log, strict=True)
+    )
+    return Replayed(time, cls, (end - time) * 1000.0, level, (end - handler) * 1000.0)

@@ -17,7 +17,7 @@ from perfcore.service.dbmetrics import DB_BUCKETS
 from perfcore.service.metrics import LATENCY_BUCKETS
 from simulation.calibrate import fit, overlay
 from simulation.measured import read_server
-from simulation.replay import Trace, replay, trace_from_access_log, trace_from_locust
+from simulation.replay import Replayed, Trace, replay, trace_from_access_log, trace_from_locust
 from simulation.scenario import REQUEST_CLASSES, Scenario, load_scenario
 
 PERFCORE = [sys.executable, "-m", "perfcore"]
@@ -156,7 +156,7 @@ def test_simulate_reports_latency_and_hit_ratio_per_class() -> None:
 SIZES = {"global": 1, "event": 40, "attendee": 2000, "session": 160}
 
 
-def _mm1(shared_ms: float, rate: float = 10.0, n: int = 40_000) -> np.ndarray:
+def _mm1(shared_ms: float, rate: float = 10.0, n: int = 40_000) -> Replayed:
     # export_report: no query, uncached; 1 CPU, exponential 40 ms.
     sc = Scenario.model_validate({"infrastructure": {
         "request_classes": {"export_report": {"cpu_ms": 40.0}},
@@ -165,7 +165,7 @@ def _mm1(shared_ms: float, rate: float = 10.0, n: int = 40_000) -> np.ndarray:
     times = np.cumsum(rng.exponential(1 / rate, n))
     cid = REQUEST_CLASSES.index("export_report")
     trace = Trace(times, np.full(n, cid, np.int8), np.full(n, -1), float(times[-1]) + 1)
-    return replay(sc, trace, SIZES).latency_ms
+    return replay(sc, trace, SIZES)
 
 
 def test_shared_work_queues_the_requests_behind_but_not_its_own() -> None:
@@ -174,11 +174,11 @@ def test_shared_work_queues_the_requests_behind_but_not_its_own() -> None:
     s, d, lam = 0.040, 0.020, 10.0
     ex2 = 2 * s * s + 2 * s * d + d * d
     expected_ms = 1000 * (lam * ex2 / (2 * (1 - lam * (s + d))) + s)
-    lat = _mm1(20.0)
+    lat = _mm1(20.0).latency_ms
     assert float(lat.mean()) == pytest.approx(expected_ms, rel=0.08)
-    assert float(lat.mean()) > 1.4 * float(_mm1(0.0).mean())
+    assert float(lat.mean()) > 1.4 * float(_mm1(0.0).latency_ms.mean())
     # Alone on the core (a trickle), a request's latency is its own burst only.
-    assert float(_mm1(20.0, rate=0.2, n=2_000).mean()) == pytest.approx(40.0, rel=0.1)
+    assert float(_mm1(20.0, rate=0.2, n=2_000).latency_ms.mean()) == pytest.approx(40.0, rel=0.1)
 
 
 def _stack_cpu(directory: Path, cpu: dict[str, float], cpus: list[int]) -> None:
@@ -213,3 +213,13 @@ def test_a_check_in_on_the_last_event_replays_within_the_session_keys() -> None:
     )
     rep = replay(Scenario(), Trace(times, cls, np.full(n, -1), 21.0), SIZES)
     assert rep.latency_ms.shape[0] == n and bool(np.isfinite(rep.latency_ms).all())
+
+
+def test_the_servers_timer_starts_with_the_handler_not_the_arrival() -> None:
+    # M/M/1 at rho 0.4 with no query: the server times only the burst itself
+    # (exp 40 ms); the client sees the wait for the core too (1 / (mu - lambda)).
+    rep = _mm1(0.0)
+    lat, handler = rep.latency_ms, rep.handler_ms
+    assert float(handler.mean()) == pytest.approx(40.0, rel=0.05)
+    assert float(lat.mean()) == pytest.approx(1000 / (1 / 0.040 - 10), rel=0.08)
+    assert bool((handler <= lat + 1e-9).all())
