@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCENARIO = REPO / "benchmarks" / "scenarios" / "fidelity.yaml"
 BASE_RATE = 100.0  # the scenario's total rate at --rate-scale 1
 PERFCORE = [sys.executable, "-m", "perfcore"]
+IDLE_S = 5.0  # the stack sampled with no traffic before each run
 
 
 PINS = Pinning()  # set from the command line in main()
@@ -110,7 +111,11 @@ def loadtest(
     server = Server(stack, out.parent, *config)
     try:
         watched = {**pids, "serve": server.proc.pid}
+        # The stack's CPU with no traffic first: what it uses whatever the load.
+        idle0, t_idle = procs.snapshot(watched), time.monotonic()
+        time.sleep(IDLE_S)
         before, t0 = procs.snapshot(watched), time.monotonic()
+        idle = procs.delta(idle0, before), t0 - t_idle
         result = run("loadtest", "--host", server.url, "--scenario", str(SCENARIO), "--window",
                      window or f"0-{seconds}", "--rate-scale", f"{rate / BASE_RATE:.4f}",
                      "--max-failure-ratio", "1", "--json", "--out", str(out), *extra)  # fmt: skip
@@ -119,7 +124,7 @@ def loadtest(
         server.stop()
     if result.returncode != 0:
         raise SystemExit(f"loadtest failed: {result.stderr[-2000:]}")
-    procs.write(out, procs.delta(before, after), wall, PINS)
+    procs.write(out, procs.delta(before, after), wall, PINS, idle)
     summary: dict[str, Any] = json.loads(result.stdout)
     summary["locust_cpu_warnings"] = procs.locust_cpu_warnings(out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -118,8 +118,21 @@ def delta(before: Mapping[str, Sample], after: Mapping[str, Sample]) -> dict[str
     return out
 
 
-def write(directory: Path, cpu: dict[str, dict[str, float]], wall_s: float, pins: Pinning) -> None:
-    data = {"wall_s": round(wall_s, 2), "processes": cpu, "pinning": pins.describe()}
+def write(
+    directory: Path,
+    cpu: dict[str, dict[str, float]],
+    wall_s: float,
+    pins: Pinning,
+    idle: tuple[dict[str, dict[str, float]], float] | None = None,
+) -> None:
+    """``stack_cpu.json``: the run's deltas, and those of an idle spell before it (no traffic)."""
+    data: dict[str, object] = {
+        "wall_s": round(wall_s, 2),
+        "processes": cpu,
+        "pinning": pins.describe(),
+    }
+    if idle is not None:
+        data["idle"] = {"wall_s": round(idle[1], 2), "processes": idle[0]}
     (directory / STACK_CPU).write_text(json.dumps(data, indent=2) + "\n")
 
 

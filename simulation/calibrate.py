@@ -130,51 +130,84 @@ def fit(
                 f"server process CPU {delta.cpu_s:.2f} s; class times x {scale:.3f}",
             )
         )
+    unstretch = 1.0 - _background_share(delta, scenario)
     for name, (own_ms, n, detail) in shares.items():
         fitted.append(
             Fitted(
                 f"infrastructure.request_classes.{name}.cpu_ms",
-                max(own_ms * scale, MIN_CPU_MS),
+                max(own_ms * scale * unstretch, MIN_CPU_MS),
                 n,
                 detail,
             )
         )
-    shared = _shared_core(delta, scenario, {k: (ms * scale, n) for k, (ms, n, _) in shares.items()})
-    if shared is not None:
-        fitted.append(shared)
+    fitted += _shared_core(
+        delta, scenario, {k: (ms * scale, n) for k, (ms, n, _) in shares.items()}
+    )
     return fitted, skipped
+
+
+def _pinned_with_server(delta: ServerDelta, scenario: Scenario) -> bool:
+    """Every stack process ran on the server processes' own CPUs (``stack_cpu.json``)."""
+    api = scenario.infrastructure.api
+    return bool(delta.stack_cpu_s) and delta.stack_cpus == scenario.service.workers * (
+        api.cpus_per_replica
+    )
+
+
+def _background_share(delta: ServerDelta, scenario: Scenario) -> float:
+    """The share of a core the pinned stack used with no traffic (0 when not pinned or unknown)."""
+    if not _pinned_with_server(delta, scenario) or delta.stack_idle_share is None:
+        return 0.0
+    return min(delta.stack_idle_share / max(delta.stack_cpus or 1, 1), 0.5)
 
 
 def _shared_core(
     delta: ServerDelta, scenario: Scenario, handlers: dict[str, tuple[float, int]]
-) -> Fitted | None:
-    """``api.shared_core_ms``: the stack's CPU on the server's core that no handler burst holds.
+) -> list[Fitted]:
+    """``api.background_core`` and ``api.shared_core_ms``: the stack's CPU on the server's core.
 
-    Only when every process of the stack was pinned to the server's own CPUs
-    (``stack_cpu.json``): then the database, the Redis servers, the job
-    worker and the server's work outside its handlers (protocol, driver)
-    take turns on the same core, and what they used per request is the
-    core's time beyond the handlers' fitted CPU.
+    Only when every process of the stack was pinned to the server's own CPUs:
+    then the database, the Redis servers, the job worker and the server's
+    work outside its handlers (protocol, driver) take turns on the same core.
+    What they use with no traffic (the idle spell before the run) is
+    background, a share of the core's time; what they use beyond that and
+    beyond the handlers' CPU, per request, is the shared work. ``handlers``
+    are the fitted class CPU times (ms, requests), before the background's
+    stretch is taken out of them.
     """
-    cpu, cores = delta.stack_cpu_s, delta.stack_cpus
-    infra = scenario.infrastructure
-    if not cpu or cores != scenario.service.workers * infra.api.cpus_per_replica:
-        return None
     counted = sum(h.count for h in delta.routes.values())
-    if counted <= 0:
-        return None
+    if not _pinned_with_server(delta, scenario) or counted <= 0 or not delta.stack_cpu_s:
+        return []
+    infra = scenario.infrastructure
+    cores = delta.stack_cpus or 1
+    share = _background_share(delta, scenario)
+    out: list[Fitted] = []
+    if delta.stack_idle_share is not None:
+        out.append(
+            Fitted(
+                "infrastructure.api.background_core",
+                share,
+                int(counted),
+                f"stack CPU with no traffic: {delta.stack_idle_share:.4f} s/s on {cores} core(s)",
+            )
+        )
+    background_s = share * cores * (delta.stack_wall_s or 0.0)
     auth = {n: infra.api.auth_ms if PLATFORM.request_classes[n].auth != "public" else 0.0
             for n in handlers}  # fmt: skip
-    in_handlers = sum((ms + auth[name]) * n for name, (ms, n) in handlers.items()) / 1000
-    total = sum(cpu.values())
-    value = max(total - in_handlers, 0.0) * 1000 / counted
-    parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(cpu.items()))
-    return Fitted(
-        "infrastructure.api.shared_core_ms",
-        value,
-        int(counted),
-        f"stack CPU {total:.2f} s on {cores} core(s) ({parts}) - handlers {in_handlers:.2f} s",
+    in_handlers = sum((ms * (1 - share) + auth[c]) * n for c, (ms, n) in handlers.items()) / 1000
+    total = sum(delta.stack_cpu_s.values())
+    value = max(total - background_s - in_handlers, 0.0) * 1000 / counted
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(delta.stack_cpu_s.items()))
+    out.append(
+        Fitted(
+            "infrastructure.api.shared_core_ms",
+            value,
+            int(counted),
+            f"stack CPU {total:.2f} s on {cores} core(s) ({parts}) - background"
+            f" {background_s:.2f} s - handlers {in_handlers:.2f} s",
+        )
     )
+    return out
 
 
 def _default_db_ms(scenario: Scenario, query: str) -> float:

@@ -103,6 +103,8 @@ class ServerDelta:
     # how many CPUs the stack was pinned to (None: not pinned, the kernel spread it).
     stack_cpu_s: dict[str, float] | None = None
     stack_cpus: int | None = None
+    stack_wall_s: float | None = None  # how long the stack CPU was sampled
+    stack_idle_share: float | None = None  # CPU-s per s the stack used with no traffic
 
 
 def _histograms(
@@ -153,7 +155,6 @@ def read_server(directory: Path) -> ServerDelta:
             cache[endpoint][lab["result"]] = delta
         elif sample == "perfcore_cache_lookups_total":
             lookups[(lab["namespace"], lab["tier"], lab["result"])] = delta
-    stack_cpu, stack_cpus = read_stack_cpu(directory)
     return ServerDelta(
         routes,
         dict(cache),
@@ -161,28 +162,38 @@ def read_server(directory: Path) -> ServerDelta:
         _histograms(after, before, "perfcore_cache_l2_duration_seconds", ("op",)),
         lookups,
         _delta(after, before, "process_cpu_seconds_total"),
-        stack_cpu,
-        stack_cpus,
+        *read_stack_cpu(directory),
     )
 
 
-def read_stack_cpu(directory: Path) -> tuple[dict[str, float] | None, int | None]:
-    """``stack_cpu.json``: CPU seconds per stack process during the run, and the pinned CPUs.
+def read_stack_cpu(
+    directory: Path,
+) -> tuple[dict[str, float] | None, int | None, float | None, float | None]:
+    """``stack_cpu.json``: CPU seconds per stack process, pinned CPUs, wall time, idle share.
 
     Written by the fidelity experiment from ``/proc/<pid>/stat`` of every
-    process of the deployment (``{"processes": {name: {"cpu_s": ...}},
-    "pinning": {"stack_cpus": [...]}}``); optional.
+    process of the deployment: ``{"wall_s": s, "processes": {name: {"cpu_s":
+    ...}}, "pinning": {"stack_cpus": [...]}, "idle": {"wall_s": s,
+    "processes": {...}}}`` (``idle``: a spell with no traffic before the run);
+    optional.
     """
     path = directory / STACK_CPU
     if not path.is_file():
-        return None, None
+        return None, None, None, None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         cpu = {str(k): float(v["cpu_s"]) for k, v in data["processes"].items()}
         pinned = data.get("pinning", {}).get("stack_cpus") or []
+        wall = float(data["wall_s"])
+        idle = data.get("idle")
+        share = (
+            sum(float(v["cpu_s"]) for v in idle["processes"].values()) / float(idle["wall_s"])
+            if idle and float(idle["wall_s"]) > 0
+            else None
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadInput(f"{path}: not a stack CPU record ({exc})") from None
-    return cpu, (len(pinned) or None)
+    return cpu, (len(pinned) or None), wall, share
 
 
 def _delta(

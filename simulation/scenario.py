@@ -337,6 +337,14 @@ class ApiSpec(Section):
         " and driver work outside the handler): it holds a core after the request's CPU burst,"
         " delaying later requests, not this one. 0: the cores run only the handlers",
     )
+    background_core: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="share of each replica core taken by work that does not follow the load"
+        " (a job worker polling, a database's housekeeping, pinned with the server): CPU"
+        " bursts and shared work take 1 / (1 - share) as long. 0: the core is the server's",
+    )
 
 
 class CacheTierSpec(Section):

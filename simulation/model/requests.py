@@ -12,7 +12,9 @@ arrival order:
    on the same core do for the request (a database or Redis pinned with the
    server, the server's own protocol and driver work outside the handler) --
    it delays the requests behind, not this one, whose own latency already
-   holds it (in its query and round-trip times);
+   holds it (in its query and round-trip times). Work on the core that does
+   not follow the load (``api.background_core``, a share of its time)
+   stretches both by ``1 / (1 - share)``;
 2. for a cached read: looks in its replica's L1 (the load balancer picks the
    replica uniformly), then L2; XFetch may decide to refresh early; a miss
    runs the class's query on the database pool and stores the value with the
@@ -70,12 +72,13 @@ class ClassTable:
         """The platform's request classes with the scenario's costs and config."""
         infra = scenario.infrastructure
         queries = infra.db.queries
+        stretch = 1.0 / (1.0 - infra.api.background_core)  # the core is not all the server's
         t = ClassTable([], [], [], [], [], [], [], [])
         for name in REQUEST_CLASSES:
             rc = PLATFORM.request_classes[name]
             # A class that needs a token pays for checking it, as the service does.
             auth_ms = infra.api.auth_ms if rc.auth != "public" else 0.0
-            t.cpu_s.append((infra.request_classes[name].cpu_ms + auth_ms) / 1000.0)
+            t.cpu_s.append((infra.request_classes[name].cpu_ms + auth_ms) / 1000.0 * stretch)
             q = queries[rc.query] if rc.query else None
             ms = (q.with_index_ms if infra.db.indexed else q.without_index_ms) if q else 0.0
             t.db_s.append(ms / 1000.0)
@@ -154,7 +157,8 @@ class RequestPath:
         self.l1_s = c.l1_lookup_ms / 1000.0
         self.rtt_s = c.l2_rtt_ms / 1000.0
         self.beta = scenario.cache.xfetch_beta
-        self.shared_s = scenario.infrastructure.api.shared_core_ms / 1000.0
+        spec = scenario.infrastructure.api
+        self.shared_s = spec.shared_core_ms / 1000.0 / (1.0 - spec.background_core)
         self.sessions = max(scenario.workload.events.sessions_per_event, 1)
         # Per class: cached reads served, and the summed seconds they were out of date.
         n = len(REQUEST_CLASSES)

@@ -156,11 +156,14 @@ def test_simulate_reports_latency_and_hit_ratio_per_class() -> None:
 SIZES = {"global": 1, "event": 40, "attendee": 2000, "session": 160}
 
 
-def _mm1(shared_ms: float, rate: float = 10.0, n: int = 40_000) -> Replayed:
+def _mm1(
+    shared_ms: float, rate: float = 10.0, n: int = 40_000, background: float = 0.0
+) -> Replayed:
     # export_report: no query, uncached; 1 CPU, exponential 40 ms.
     sc = Scenario.model_validate({"infrastructure": {
         "request_classes": {"export_report": {"cpu_ms": 40.0}},
-        "api": {"slots_per_replica": 1000, "cpus_per_replica": 1, "shared_core_ms": shared_ms}}})  # fmt: skip
+        "api": {"slots_per_replica": 1000, "cpus_per_replica": 1, "shared_core_ms": shared_ms,
+                "background_core": background}}})  # fmt: skip
     rng = np.random.default_rng(5)
     times = np.cumsum(rng.exponential(1 / rate, n))
     cid = REQUEST_CLASSES.index("export_report")
@@ -181,9 +184,34 @@ def test_shared_work_queues_the_requests_behind_but_not_its_own() -> None:
     assert float(_mm1(20.0, rate=0.2, n=2_000).latency_ms.mean()) == pytest.approx(40.0, rel=0.1)
 
 
-def _stack_cpu(directory: Path, cpu: dict[str, float], cpus: list[int]) -> None:
-    data = {"processes": {k: {"cpu_s": v} for k, v in cpu.items()}, "pinning": {"stack_cpus": cpus}}
+def _stack_cpu(
+    directory: Path, cpu: dict[str, float], cpus: list[int], idle: float | None = None
+) -> None:
+    data: dict[str, object] = {"wall_s": 20.0, "pinning": {"stack_cpus": cpus},
+                               "processes": {k: {"cpu_s": v} for k, v in cpu.items()}}  # fmt: skip
+    if idle is not None:  # CPU-s per s with no traffic, over a 5 s spell
+        data["idle"] = {"wall_s": 5.0, "processes": {"worker": {"cpu_s": idle * 5.0}}}
     (directory / "stack_cpu.json").write_text(json.dumps(data))
+
+
+def test_background_is_the_idle_stack_and_stretches_the_core() -> None:
+    # A core 20 % busy with other work serves exp(40 ms) bursts at 10/s as M/M/1
+    # with 50 ms: 1 / (mu - lambda) = 100 ms.
+    assert float(_mm1(0.0, background=0.2).latency_ms.mean()) == pytest.approx(100.0, rel=0.08)
+
+
+def test_calibration_takes_the_background_out_before_sharing_the_rest(tmp_path: Path) -> None:
+    _metrics(tmp_path, detail_ms=5.0, n=200, db_ms=2.0, misses=50)
+    _stack_cpu(tmp_path, {"serve": 0.9, "mariadb": 0.2, "worker": 0.3}, [1], idle=0.01)
+    values = {f.path: f.value for f in fit(read_server(tmp_path), Scenario(), 30)[0]}
+    assert values["infrastructure.api.background_core"] == pytest.approx(0.01)
+    # The route's time at low load held the background's preemption: taken out.
+    handler_ms = values["infrastructure.request_classes.event_detail.cpu_ms"]
+    assert handler_ms == pytest.approx(3.875 * 0.99)
+    background_s = 0.01 * 20.0
+    assert values["infrastructure.api.shared_core_ms"] == pytest.approx(
+        (1.4 - background_s - 200 * handler_ms / 1000) * 1000 / 200
+    )
 
 
 def test_shared_core_is_the_stack_cpu_beyond_the_handlers(tmp_path: Path) -> None:
