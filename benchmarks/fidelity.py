@@ -174,6 +174,12 @@ def _median(items: list[dict[str, Any]], key: str) -> float | None:
     return round(statistics.median(vals), 4) if vals else None
 
 
+def _median_of(items: list[dict[str, Any]], side: str, key: str) -> float | None:
+    vals = [i[side].get(key, {}).get("p95") for i in items]
+    vals = [v for v in vals if v is not None]
+    return round(statistics.median(vals), 2) if vals else None
+
+
 def summarise(level: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Medians over repeats per endpoint, with the measured p95's own spread."""
     rows = []
@@ -200,6 +206,8 @@ def summarise(level: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]
             "predicted_p95_ms": round(statistics.median(pred), 2) if pred else None,
             "p95_error": _median(items, "p95_error"), "rps_error": _median(items, "rps_error"),
             "hit_ratio_diff": _median(items, "hit_ratio_diff"),
+            "client_p95_ms": _median_of(items, "measured", "client_latency_ms"),
+            "predicted_client_p95_ms": _median_of(items, "predicted", "client_latency_ms"),
             "judged": items[0]["measured"]["requests"] >= 500,
         })  # fmt: skip
     for row in rows:
@@ -214,6 +222,7 @@ def summarise(level: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]
 def format_rows(rows: list[dict[str, Any]]) -> str:
     out = [
         f"{'level':<6}{'endpoint':<40}{'n':>7} {'meas p95 (range)':>26}{'pred p95':>10}{'err':>8}{'rps err':>9}{'hit d':>8}  ok"
+        "   client p95 m/p"
     ]
     for r in rows:
         rng = r["measured_p95_range_ms"]
@@ -222,7 +231,8 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
         rps = "-" if r["rps_error"] is None else f"{r['rps_error']:+.1%}"
         hit = "-" if r["hit_ratio_diff"] is None else f"{r['hit_ratio_diff']:+.3f}"
         ok = ("yes" if r["ok"] else "NO") + ("" if r["judged"] else " (n<500)")
-        out.append(f"{r['level']:<6}{r['endpoint']:<40}{r['requests']:>7} {meas:>26}{r['predicted_p95_ms'] or '-':>10}{err:>8}{rps:>9}{hit:>8}  {ok}")  # fmt: skip
+        client = f"{r.get('client_p95_ms') or '-'}/{r.get('predicted_client_p95_ms') or '-'}"
+        out.append(f"{r['level']:<6}{r['endpoint']:<40}{r['requests']:>7} {meas:>26}{r['predicted_p95_ms'] or '-':>10}{err:>8}{rps:>9}{hit:>8}  {ok:<12}{client:>18}")  # fmt: skip
     return "\n".join(out)
 
 
