@@ -16,7 +16,6 @@ arrival, class, end and cache outcome.
 from __future__ import annotations
 
 import csv
-import heapq
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -201,32 +200,17 @@ class _TraceWorkload:
 
 
 class _RecordingPlatform(Platform):
-    """The platform, keeping every request's arrival, class, end, cache outcome and handler start.
-
-    The handler start is when the request's CPU burst begins: the moment a
-    server's own latency timer starts (an asyncio server times a request from
-    when its task first runs; the wait for the event loop before that is seen
-    by the client only). The replica CPUs are replayed on a heap of their own,
-    as the request path's loop runs them (the replay pins the replicas, so the
-    pool never resizes): exact, and off the hot loop.
-    """
+    """The platform, keeping every request's arrival, class, end, cache outcome and handler start."""
 
     log: list[tuple[NDArray[Any], ...]]
-    cores: list[float]
 
     def _serve(self, chunk: _Chunk, lo: int, hi: int, stop: float) -> None:
         super()._serve(chunk, lo, hi, stop)
-        _, _, _, starts, ends, levels = self._pending[-1]
-        cores, shared, handler = self.cores, self.path.shared_s, []
-        for start, cpu in zip(starts, chunk.columns[4][lo:hi], strict=True):
-            free = cores[0]
-            begin = free if free > start else start
-            heapq.heapreplace(cores, begin + cpu + shared)
-            handler.append(begin)
+        _, _, _, _, ends, levels, begins = self._pending[-1]
         a = chunk.arrivals
         self.log.append(
             (a.time[lo:hi], a.cls[lo:hi], np.asarray(ends), np.asarray(levels, np.int8),
-             np.asarray(handler))
+             np.asarray(begins))
         )  # fmt: skip
 
 
@@ -244,7 +228,6 @@ def replay(scenario: Scenario, trace: Trace, sizes: dict[str, int], replicas: in
     sc = replay_scenario(scenario, trace, sizes, replicas)
     platform = _RecordingPlatform(sc)
     platform.log = []
-    platform.cores = [0.0] * platform.cpu.size
     platform.workload = _TraceWorkload(trace, sizes, sc.seed)  # type: ignore[assignment]
     platform.run()
     if not platform.log:

@@ -261,6 +261,13 @@ class ClassSpec(Section):
     """Cost of one request class; what it does is the platform's (perfcore.platform)."""
 
     cpu_ms: float = Field(gt=0, le=MAX_MS, description="mean CPU time of one request")
+    miss_cpu_ms: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_MS,
+        description="more CPU a cached read spends when it misses (the fetched rows made into"
+        " the response and the cached value), on the same core; 0: a miss costs its query only",
+    )
 
 
 def _default_classes() -> dict[str, ClassSpec]:
@@ -299,6 +306,14 @@ def _default_queries() -> dict[str, QuerySpec]:
 
 class DatabaseSpec(Section):
     connections: int = Field(40, gt=0, le=10_000, description="connection pool size (servers)")
+    core_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of a query's time that is CPU on the calling replica's core (driver"
+        " work under the GIL; a database pinned to the same core): it waits for the core, holding"
+        " its connection. 0: queries run beside the core",
+    )
     indexed: bool = Field(True, description="service times with (True) or without indexes")
     queries: Annotated[dict[QueryName, QuerySpec], _with_defaults(_default_queries)] = Field(
         default_factory=_default_queries

@@ -91,7 +91,9 @@ class Platform:
         )
         self._window = [0.0, 0.0, 0]
         self.requests = 0
-        self._pending: list[tuple[_Chunk, int, int, list[float], list[float], list[int]]] = []
+        self._pending: list[
+            tuple[_Chunk, int, int, list[float], list[float], list[int], list[float]]
+        ] = []
         self._recorded_until = self._served_until = 0.0
         self._minute = 0
         env.process(self._traffic())
@@ -154,7 +156,7 @@ class Platform:
         )
 
     def _serve(self, chunk: _Chunk, lo: int, hi: int, stop: float) -> None:
-        starts, ends, levels = self.path.serve(*(col[lo:hi] for col in chunk.columns))
+        starts, ends, levels, begins = self.path.serve(*(col[lo:hi] for col in chunk.columns))
         n = hi - lo
         self.requests += n
         w = self._window
@@ -165,7 +167,7 @@ class Platform:
             self._enqueue_jobs(chunk.arrivals.cls[lo:hi], np.array(ends))
         if self._pending and self._pending[-1][0] is not chunk:
             self._flush()
-        self._pending.append((chunk, lo, hi, starts, ends, levels))
+        self._pending.append((chunk, lo, hi, starts, ends, levels, begins))
         self._served_until = stop
 
     def _flush(self) -> None:

@@ -14,17 +14,28 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 
 from perfcore.errors import BadInput
 from perfcore.service.dbmetrics import DB_BUCKETS
+from perfcore.service.l2metrics import L2_BUCKETS
 from perfcore.service.metrics import LATENCY_BUCKETS
 from simulation.calibrate import fit, overlay
 from simulation.measured import read_server
+from simulation.model.requests import L1_HIT, L2_HIT, MISS
 from simulation.replay import Replayed, Trace, replay, trace_from_access_log, trace_from_locust
 from simulation.scenario import REQUEST_CLASSES, Scenario, load_scenario
 
 PERFCORE = [sys.executable, "-m", "perfcore"]
 
 
-def _metrics(directory: Path, detail_ms: float, n: int, db_ms: float, misses: int) -> None:
-    """metrics_before (empty) and metrics_after as the service would write them."""
+def _spread(lo_ms: float, hi_ms: float, count: int) -> list[float]:
+    """``count`` values spread evenly inside one histogram bucket (seconds)."""
+    return [(lo_ms + (hi_ms - lo_ms) * (k + 0.5) / count) / 1000 for k in range(count)]
+
+
+def _metrics(directory: Path, n: int, misses: int) -> None:
+    """metrics_before (empty) and metrics_after as the service would write them.
+
+    Event pages: hits in the 1-1.5 ms bucket, misses in the 5-6.5 ms one; their
+    queries in 2-3 ms; Redis GETs in 0.3-0.5 ms.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     reg = CollectorRegistry()
     http = Histogram("perfcore_http_request_duration_seconds", "x", ["method", "route"],
@@ -32,31 +43,37 @@ def _metrics(directory: Path, detail_ms: float, n: int, db_ms: float, misses: in
     db = Histogram(
         "perfcore_db_query_duration_seconds", "x", ["query"], buckets=DB_BUCKETS, registry=reg
     )
-    l2 = Histogram("perfcore_cache_l2_duration_seconds", "x", ["op"], registry=reg)
+    l2 = Histogram("perfcore_cache_l2_duration_seconds", "x", ["op"], buckets=L2_BUCKETS,
+                   registry=reg)  # fmt: skip
     res = Counter("perfcore_route_cache_results", "x", ["route", "result"], registry=reg)
     (directory / "metrics_before.prom").write_bytes(generate_latest(reg))
-    for _ in range(n):
-        http.labels("GET", "/events/{event_id}").observe(detail_ms / 1000)
-        l2.labels("get").observe(0.0005)
-    for _ in range(misses):
-        db.labels("event_by_id").observe(db_ms / 1000)
+    for v in _spread(1.0, 1.5, n - misses) + _spread(5.0, 6.5, misses):
+        http.labels("GET", "/events/{event_id}").observe(v)
+    for v in _spread(0.3, 0.5, n):
+        l2.labels("get").observe(v)
+    for v in _spread(2.0, 3.0, misses):
+        db.labels("event_by_id").observe(v)
     res.labels("/events/{event_id}", "miss").inc(misses)
     res.labels("/events/{event_id}", "hit").inc(n - misses)
     (directory / "metrics_after.prom").write_bytes(generate_latest(reg))
 
 
-def test_cpu_is_the_route_mean_minus_what_the_server_measured_elsewhere(tmp_path: Path) -> None:
-    _metrics(tmp_path, detail_ms=5.0, n=200, db_ms=2.0, misses=50)
+# 150 hits, 50 misses: the hits' median is the route's 0.375 quantile (1.25 ms), the
+# misses' its 0.875 quantile (5.75 ms); rtt 0.4 ms, query 2.5 ms (medians).
+HIT_MS, MISS_CPU_MS = 1.25, 5.75 - 1.25 - 2 * 0.4 - 2.5
+
+
+def test_cpu_is_fitted_from_the_hits_and_the_misses_medians(tmp_path: Path) -> None:
+    _metrics(tmp_path, n=200, misses=50)
     fitted, skipped = fit(read_server(tmp_path), Scenario(), min_requests=30)
     values = {f.path: f for f in fitted}
-    assert values["infrastructure.cache.l2_rtt_ms"].value == pytest.approx(0.5)
-    assert values["infrastructure.db.queries.event_by_id.with_index_ms"].value == pytest.approx(2.0)
-    # No L1/L2 lookups recorded: every read is taken to reach L2 (rtt), a quarter miss.
+    assert values["infrastructure.cache.l2_rtt_ms"].value == pytest.approx(0.4)
+    assert values["infrastructure.db.queries.event_by_id.with_index_ms"].value == pytest.approx(2.5)
     cpu = values["infrastructure.request_classes.event_detail.cpu_ms"]
-    assert cpu.value == pytest.approx(5.0 - 0.5 - 0.25 * (2.0 + 0.5)) and cpu.count == 200
+    assert cpu.value == pytest.approx(HIT_MS) and cpu.count == 200
+    more = values["infrastructure.request_classes.event_detail.miss_cpu_ms"]
+    assert more.value == pytest.approx(MISS_CPU_MS) and more.count == 50
     assert any("session_by_id" in s for s in skipped)
-    sc = load_scenario(None, ["x.y=1"][:0])
-    del sc
     (tmp_path / "cal.yaml").write_text(json.dumps(overlay(fitted)))
     calibrated = load_scenario(None, config_path=tmp_path / "cal.yaml")
     infra = calibrated.infrastructure
@@ -66,7 +83,7 @@ def test_cpu_is_the_route_mean_minus_what_the_server_measured_elsewhere(tmp_path
 
 
 def test_too_small_or_missing_measurements_exit_2_naming_them(tmp_path: Path) -> None:
-    _metrics(tmp_path / "small", detail_ms=5.0, n=5, db_ms=2.0, misses=1)
+    _metrics(tmp_path / "small", n=5, misses=1)
     for measured, words in (
         (tmp_path / "small", "no request class has 30"),
         (tmp_path, "metrics_before.prom"),
@@ -201,34 +218,36 @@ def test_background_is_the_idle_stack_and_stretches_the_core() -> None:
 
 
 def test_calibration_takes_the_background_out_before_sharing_the_rest(tmp_path: Path) -> None:
-    _metrics(tmp_path, detail_ms=5.0, n=200, db_ms=2.0, misses=50)
+    _metrics(tmp_path, n=200, misses=50)
     _stack_cpu(tmp_path, {"serve": 0.9, "mariadb": 0.2, "worker": 0.3}, [1], idle=0.01)
     values = {f.path: f.value for f in fit(read_server(tmp_path), Scenario(), 30)[0]}
     assert values["infrastructure.api.background_core"] == pytest.approx(0.01)
     # The route's time at low load held the background's preemption: taken out.
-    handler_ms = values["infrastructure.request_classes.event_detail.cpu_ms"]
-    assert handler_ms == pytest.approx(3.875 * 0.99)
-    background_s = 0.01 * 20.0
+    assert values["infrastructure.request_classes.event_detail.cpu_ms"] == pytest.approx(
+        HIT_MS * 0.99
+    )
+    handlers_s = (200 * HIT_MS + 50 * MISS_CPU_MS) * 0.99 / 1000
+    beyond = 1.4 - 0.01 * 20.0 - handlers_s
+    queries_s = 50 * 2.5 / 1000  # all of the queries' time is on the core ...
+    assert values["infrastructure.db.core_share"] == pytest.approx(1.0)
+    # ... and the rest is shared work per request.
     assert values["infrastructure.api.shared_core_ms"] == pytest.approx(
-        (1.4 - background_s - 200 * handler_ms / 1000) * 1000 / 200
+        (beyond - queries_s) * 1000 / 200
     )
 
 
-def test_shared_core_is_the_stack_cpu_beyond_the_handlers(tmp_path: Path) -> None:
-    # 200 event pages of 5 ms, a quarter missing (db 2 ms), rtt 0.5 ms -> handler CPU
-    # 5 - 0.5 - 0.25 * 2.5 = 3.875 ms; the stack used 1.2 s on one core.
-    _metrics(tmp_path, detail_ms=5.0, n=200, db_ms=2.0, misses=50)
-    _stack_cpu(tmp_path, {"serve": 0.9, "mariadb": 0.2, "redis_cache": 0.1}, [1])
+def test_queries_take_the_stack_cpu_beyond_the_handlers_first(tmp_path: Path) -> None:
+    _metrics(tmp_path, n=200, misses=50)
+    handlers_s = (200 * HIT_MS + 50 * MISS_CPU_MS) / 1000
+    # 0.05 s beyond the handlers, for 0.125 s of queries: 40 % of their time is core CPU.
+    _stack_cpu(tmp_path, {"serve": handlers_s, "mariadb": 0.05}, [1])
     values = {f.path: f.value for f in fit(read_server(tmp_path), Scenario(), 30)[0]}
-    handler_ms = values["infrastructure.request_classes.event_detail.cpu_ms"]
-    assert handler_ms == pytest.approx(3.875)
-    assert values["infrastructure.api.shared_core_ms"] == pytest.approx(
-        (1.2 - 200 * handler_ms / 1000) * 1000 / 200
-    )
+    assert values["infrastructure.db.core_share"] == pytest.approx(0.4)
+    assert values["infrastructure.api.shared_core_ms"] == pytest.approx(0.0, abs=1e-9)
     # Spread over two CPUs the stack does not share the server's core: nothing fitted.
     _stack_cpu(tmp_path, {"serve": 0.9, "mariadb": 0.2}, [0, 1])
     paths = {f.path for f in fit(read_server(tmp_path), Scenario(), 30)[0]}
-    assert "infrastructure.api.shared_core_ms" not in paths
+    assert not paths & {"infrastructure.api.shared_core_ms", "infrastructure.db.core_share"}
 
 
 def test_a_check_in_on_the_last_event_replays_within_the_session_keys() -> None:
@@ -251,3 +270,37 @@ def test_the_servers_timer_starts_with_the_handler_not_the_arrival() -> None:
     assert float(handler.mean()) == pytest.approx(40.0, rel=0.05)
     assert float(lat.mean()) == pytest.approx(1000 / (1 / 0.040 - 10), rel=0.08)
     assert bool((handler <= lat + 1e-9).all())
+
+
+def _detail_reads(infra: dict[str, object], n: int, rate: float) -> Replayed:
+    sc = Scenario.model_validate({"infrastructure": infra})
+    times = np.cumsum(np.random.default_rng(7).exponential(1 / rate, n))
+    cid = REQUEST_CLASSES.index("event_detail")
+    keys = np.arange(n) % 40  # the seed's 40 events
+    return replay(sc, Trace(times, np.full(n, cid, np.int8), keys, float(times[-1]) + 1), SIZES)
+
+
+def test_queries_on_the_core_queue_there() -> None:
+    # No cache: every page runs its query (exp 40 ms) at 10/s. Beside the core on 50
+    # connections it is ~M/M/50 (40 ms); all of it on the one core, M/M/1 (1/(mu - lam)).
+    query = {"event_by_id": {"with_index_ms": 40.0, "without_index_ms": 40.0}}
+    base: dict[str, object] = {"cache": {"enabled": False},
+                               "request_classes": {"event_detail": {"cpu_ms": 0.001}}}  # fmt: skip
+    beside = _detail_reads({**base, "db": {"connections": 50, "queries": query}}, 20_000, 10.0)
+    on_core = _detail_reads(
+        {**base, "db": {"connections": 50, "queries": query, "core_share": 1.0}}, 20_000, 10.0
+    )
+    beside, on_core = beside.latency_ms.mean(), on_core.latency_ms.mean()
+    assert float(beside) == pytest.approx(40.0, rel=0.05)
+    assert float(on_core) == pytest.approx(1000 / (1 / 0.040 - 10), rel=0.08)
+
+
+def test_a_miss_pays_its_extra_cpu_and_a_hit_does_not() -> None:
+    # 40 first reads miss (one per event), the next 40 hit; a trickle, no queueing.
+    infra: dict[str, object] = {"request_classes": {"event_detail": {"cpu_ms": 1.0}}}
+    plain = _detail_reads(infra, 80, 0.5)
+    infra = {"request_classes": {"event_detail": {"cpu_ms": 1.0, "miss_cpu_ms": 3.0}}}
+    more = _detail_reads(infra, 80, 0.5)
+    assert (plain.level[:40] == MISS).all() and np.isin(plain.level[40:], [L1_HIT, L2_HIT]).all()
+    np.testing.assert_allclose(more.latency_ms[:40] - plain.latency_ms[:40], 3.0, atol=1e-6)
+    np.testing.assert_allclose(more.latency_ms[40:], plain.latency_ms[40:], atol=1e-9)
