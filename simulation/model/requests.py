@@ -210,6 +210,12 @@ class RequestPath:
             self.shared_s,
         )
         db_core = self.db_core
+
+        def on_core(conn: float, hold: float, ds: float) -> tuple[float, float]:
+            """A query's CPU part waits for the core (after its own work): (core free, done)."""
+            hold = (hold if hold > conn else conn) + ds * db_core
+            return hold, hold + ds * (1.0 - db_core)
+
         replace = heapq.heapreplace
         refresh, l1_exp, trim = xfetch_should_refresh, l1_expiry, trim_l1
         starts: list[float] = []
@@ -276,9 +282,8 @@ class RequestPath:
                             if ds > 0.0:
                                 g = db[0]
                                 g = g if g > q else q  # a connection
-                                if db_core:  # its CPU part waits for the core
-                                    hold = (hold if hold > g else g) + ds * db_core
-                                    done = hold + ds * (1.0 - db_core)
+                                if db_core:
+                                    hold, done = on_core(g, hold, ds)
                                 else:
                                     done = g + ds
                                 replace(db, done)
@@ -300,8 +305,7 @@ class RequestPath:
                     g = db[0]
                     g = g if g > now else now
                     if db_core:
-                        hold = (hold if hold > g else g) + ds * db_core
-                        end = hold + ds * (1.0 - db_core)
+                        hold, end = on_core(g, hold, ds)
                     else:
                         end = g + ds
                     replace(db, end)
