@@ -112,14 +112,14 @@ def loadtest(
     try:
         watched = {**pids, "serve": server.proc.pid}
         # The stack's CPU with no traffic first: what it uses whatever the load.
-        idle0, t_idle = procs.snapshot(watched), time.monotonic()
+        idle0, t_idle = procs.snapshot(watched, PINS.stack), time.monotonic()
         time.sleep(IDLE_S)
-        before, t0 = procs.snapshot(watched), time.monotonic()
+        before, t0 = procs.snapshot(watched, PINS.stack), time.monotonic()
         idle = procs.delta(idle0, before), t0 - t_idle
         result = run("loadtest", "--host", server.url, "--scenario", str(SCENARIO), "--window",
                      window or f"0-{seconds}", "--rate-scale", f"{rate / BASE_RATE:.4f}",
                      "--max-failure-ratio", "1", "--json", "--out", str(out), *extra)  # fmt: skip
-        after, wall = procs.snapshot(watched), time.monotonic() - t0
+        after, wall = procs.snapshot(watched, PINS.stack), time.monotonic() - t0
     finally:
         server.stop()
     if result.returncode != 0:

@@ -90,12 +90,27 @@ def sample(pid: int) -> Sample | None:
     return Sample(cpu, run, wait)
 
 
-def snapshot(pids: Mapping[str, int]) -> dict[str, Sample]:
+def cpu_busy_s(cpus: frozenset[int]) -> float:
+    """Busy seconds (all but idle and iowait) of ``cpus`` since boot (``/proc/stat``)."""
+    busy = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            ticks = [int(f) for f in fields[:8]]
+            busy += sum(ticks) - ticks[3] - ticks[4]
+    return busy * TICK_S
+
+
+def snapshot(pids: Mapping[str, int], cpus: frozenset[int] = frozenset()) -> dict[str, Sample]:
+    """Each process's counters; with ``cpus``, also those CPUs' busy time as ``"(cpus)"``."""
     out = {}
     for name, pid in pids.items():
         s = sample(pid)
         if s is not None:
             out[name] = s
+    if cpus:
+        # Everything the pinned CPUs did (other processes, interrupts), against the stack's.
+        out["(cpus)"] = Sample(cpu_busy_s(cpus), 0.0, 0.0)
     return out
 
 
