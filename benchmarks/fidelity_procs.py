@@ -141,13 +141,23 @@ def write(
     idle: tuple[dict[str, dict[str, float]], float] | None = None,
 ) -> None:
     """``stack_cpu.json``: the run's deltas, and those of an idle spell before it (no traffic)."""
+    cpu = dict(cpu)
+    busy = cpu.pop("(cpus)", None)
     data: dict[str, object] = {
         "wall_s": round(wall_s, 2),
         "processes": cpu,
         "pinning": pins.describe(),
     }
+    if busy is not None:  # the pinned CPUs' whole busy time: the stack's and anything else's
+        data["pinned_cpus_busy_s"] = busy["cpu_s"]
     if idle is not None:
-        data["idle"] = {"wall_s": round(idle[1], 2), "processes": idle[0]}
+        quiet = dict(idle[0])
+        quiet_busy = quiet.pop("(cpus)", None)
+        data["idle"] = {
+            "wall_s": round(idle[1], 2),
+            "processes": quiet,
+            "pinned_cpus_busy_s": quiet_busy["cpu_s"] if quiet_busy else None,
+        }
     (directory / STACK_CPU).write_text(json.dumps(data, indent=2) + "\n")
 
 
