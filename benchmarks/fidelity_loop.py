@@ -4,7 +4,9 @@ After the fidelity levels, ``perfcore tune`` searches a small space that
 matters at that load (the dashboard's and the listing's cache TTLs: the
 dashboard query is the most expensive one the workload runs) on the
 calibrated scenario at the loop's rate, with one replica pinned and an SLO
-on p95. The recommendation and the default are then load-tested alternately
+on p95 that every trial meets (a p95 target the TTLs cannot reach leaves
+every trial equally infeasible, and the tuner keeps the start): the tuner
+then picks the least stale configuration. The recommendation and the default are then load-tested alternately
 at the same offered rate (``repeats`` each), every run replayed through the
 model with its own configuration. The verdict compares the measured relative
 change of the overall server-side p95 (medians over repeats) with the
@@ -29,7 +31,7 @@ PARAMS = (
     "cache.namespaces.active_events.ttl_s=2:120:log",
 )
 TUNE_HORIZON_S = 600
-SLO_SHARE = 0.8  # the tuner's p95 target: this share of the default's predicted p95
+SLO_SHARE = 10.0  # a loose SLO: every trial meets it, so the tuner trades staleness
 SIZE_TOLERANCE = 0.25
 Measure = Callable[[Path, float, tuple[str, ...]], dict[str, Any]]
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -70,7 +72,7 @@ def tune_at(
             for i, s in enumerate(scenario["workload"]["streams"])]  # fmt: skip
     pinned = ["scaling.min_replicas=1", "scaling.max_replicas=1", f"horizon_s={TUNE_HORIZON_S}"]
     common = [*flatten(calibration.get("infrastructure", {}), "infrastructure"), *load, *pinned]
-    # The SLO: a p95 the default misses, so the tuner has something to win.
+    # The SLO, from the default's predicted p95 (SLO_SHARE).
     probe = run("simulate", str(SCENARIO), *[a for s in common for a in ("--set", s)], "--json")
     if probe.returncode != 0:
         raise SystemExit(f"simulate failed: {probe.stderr}")
