@@ -10,7 +10,10 @@ one ``perfcore serve`` process, loopback only):
    through ``perfcore validate`` with the calibration.
 
 Every run restarts the server on a fresh cache prefix, so each starts cold,
-as the model does. The table (medians over repeats, with the measurement's own
+as the model does. ``--pin-stack``/``--pin-locust`` give the stack (and a
+``perfcore worker``) and the load generator CPUs of their own; every stack
+process's CPU before and after each run goes to its ``stack_cpu.json``
+(:mod:`fidelity_procs`); then the closed loop (:mod:`fidelity_loop`). The table (medians over repeats, with the measurement's own
 spread) is printed and written to ``reports/fidelity/``. Nothing here widens a
 tolerance: the targets are the issue's (p95 within 15 %, throughput within
 5 %, hit ratio within 0.03, for endpoints with at least 500 requests).
