@@ -10,7 +10,10 @@ one ``perfcore serve`` process, loopback only):
    through ``perfcore validate`` with the calibration.
 
 Every run restarts the server on a fresh cache prefix, so each starts cold,
-as the model does. The table (medians over repeats, with the measurement's own
+as the model does. ``--pin-stack``/``--pin-locust`` give the stack (and a
+``perfcore worker``) and the load generator CPUs of their own; every stack
+process's CPU before and after each run goes to its ``stack_cpu.json``
+(:mod:`fidelity_procs`); then the closed loop (:mod:`fidelity_loop`). The table (medians over repeats, with the measurement's own
 spread) is printed and written to ``reports/fidelity/``. Nothing here widens a
 tolerance: the targets are the issue's (p95 within 15 %, throughput within
 5 %, hit ratio within 0.03, for endpoints with at least 500 requests).
@@ -29,7 +32,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import fidelity_procs as procs
 import httpx
+from fidelity_procs import Pinning
 
 from perfcore.stack import free_port
 
@@ -37,25 +42,41 @@ REPO = Path(__file__).resolve().parents[1]
 SCENARIO = REPO / "benchmarks" / "scenarios" / "fidelity.yaml"
 BASE_RATE = 100.0  # the scenario's total rate at --rate-scale 1
 PERFCORE = [sys.executable, "-m", "perfcore"]
+IDLE_S = 5.0  # the stack sampled with no traffic before each run
 
 
-def run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*PERFCORE, *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
+PINS = Pinning()  # set from the command line in main()
+
+
+def run(
+    *args: str, timeout: float = 900, stack_side: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """A perfcore command; ``stack_side`` runs it (and what it starts) on the stack's CPUs."""
+    env = PINS.stack_env_of(os.environ) if stack_side else None
+    pin = PINS.preexec(PINS.stack if stack_side else PINS.locust)
+    return subprocess.run([*PERFCORE, *args], capture_output=True, text=True, timeout=timeout,
+                          check=False, env=env, preexec_fn=pin)  # fmt: skip
+
+
+def start(args: list[str], log: Any) -> subprocess.Popen[bytes]:
+    """A long-running process of the stack (server, worker), on the stack's CPUs."""
+    return subprocess.Popen([*PERFCORE, *args], stdout=log, stderr=subprocess.STDOUT,
+                            env=PINS.stack_env_of(os.environ), preexec_fn=PINS.preexec(PINS.stack))  # fmt: skip
 
 
 class Server:
     """One ``perfcore serve`` process on a fresh cache prefix (cold cache)."""
 
-    def __init__(self, stack: dict[str, str], work: Path) -> None:
+    def __init__(self, stack: dict[str, str], work: Path, *overrides: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = ["serve", "--port", str(self.port), "--db", stack["mariadb"], "--redis",
                 stack["redis_cache"], "--queues-redis", stack["redis_queues"],
                 "--set", f"cache.key_prefix=f{uuid.uuid4().hex[:8]}", "--log-level", "warning"]  # fmt: skip
+        for item in overrides:
+            args += ["--set", item]
         self.log = (work / f"serve-{self.port}.log").open("w")
-        self.proc = subprocess.Popen([*PERFCORE, *args], stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = start(args, self.log)
         deadline = time.monotonic() + 90
         while True:
             if self.proc.poll() is not None:
@@ -76,18 +97,40 @@ class Server:
 
 
 def loadtest(
-    stack: dict[str, str], out: Path, rate: float, seconds: int, *extra: str, window: str = ""
+    stack: dict[str, str],
+    pids: dict[str, int],
+    out: Path,
+    rate: float,
+    seconds: int,
+    *extra: str,
+    window: str = "",
+    config: tuple[str, ...] = (),
+    reuse: bool = False,
 ) -> dict[str, Any]:
-    server = Server(stack, out.parent)
+    """One open-loop run against a fresh server; the stack's CPU use goes to stack_cpu.json."""
+    if reuse and (out / "summary.json").is_file():
+        kept: dict[str, Any] = json.loads((out / "summary.json").read_text())
+        return kept
+    server = Server(stack, out.parent, *config)
     try:
+        watched = {**pids, "serve": server.proc.pid}
+        # The stack's CPU with no traffic first: what it uses whatever the load.
+        idle0, t_idle = procs.snapshot(watched, PINS.stack), time.monotonic()
+        time.sleep(IDLE_S)
+        before, t0 = procs.snapshot(watched, PINS.stack), time.monotonic()
+        idle = procs.delta(idle0, before), t0 - t_idle
         result = run("loadtest", "--host", server.url, "--scenario", str(SCENARIO), "--window",
                      window or f"0-{seconds}", "--rate-scale", f"{rate / BASE_RATE:.4f}",
                      "--max-failure-ratio", "1", "--json", "--out", str(out), *extra)  # fmt: skip
+        after, wall = procs.snapshot(watched, PINS.stack), time.monotonic() - t0
     finally:
         server.stop()
     if result.returncode != 0:
         raise SystemExit(f"loadtest failed: {result.stderr[-2000:]}")
+    procs.write(out, procs.delta(before, after), wall, PINS, idle)
     summary: dict[str, Any] = json.loads(result.stdout)
+    summary["locust_cpu_warnings"] = procs.locust_cpu_warnings(out)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -134,6 +177,12 @@ def _median(items: list[dict[str, Any]], key: str) -> float | None:
     return round(statistics.median(vals), 4) if vals else None
 
 
+def _median_of(items: list[dict[str, Any]], side: str, key: str) -> float | None:
+    vals = [i[side].get(key, {}).get("p95") for i in items]
+    vals = [v for v in vals if v is not None]
+    return round(statistics.median(vals), 2) if vals else None
+
+
 def summarise(level: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Medians over repeats per endpoint, with the measured p95's own spread."""
     rows = []
@@ -160,6 +209,8 @@ def summarise(level: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]
             "predicted_p95_ms": round(statistics.median(pred), 2) if pred else None,
             "p95_error": _median(items, "p95_error"), "rps_error": _median(items, "rps_error"),
             "hit_ratio_diff": _median(items, "hit_ratio_diff"),
+            "client_p95_ms": _median_of(items, "measured", "client_latency_ms"),
+            "predicted_client_p95_ms": _median_of(items, "predicted", "client_latency_ms"),
             "judged": items[0]["measured"]["requests"] >= 500,
         })  # fmt: skip
     for row in rows:
@@ -174,6 +225,7 @@ def summarise(level: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]
 def format_rows(rows: list[dict[str, Any]]) -> str:
     out = [
         f"{'level':<6}{'endpoint':<40}{'n':>7} {'meas p95 (range)':>26}{'pred p95':>10}{'err':>8}{'rps err':>9}{'hit d':>8}  ok"
+        "   client p95 m/p"
     ]
     for r in rows:
         rng = r["measured_p95_range_ms"]
@@ -182,44 +234,92 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
         rps = "-" if r["rps_error"] is None else f"{r['rps_error']:+.1%}"
         hit = "-" if r["hit_ratio_diff"] is None else f"{r['hit_ratio_diff']:+.3f}"
         ok = ("yes" if r["ok"] else "NO") + ("" if r["judged"] else " (n<500)")
-        out.append(f"{r['level']:<6}{r['endpoint']:<40}{r['requests']:>7} {meas:>26}{r['predicted_p95_ms'] or '-':>10}{err:>8}{rps:>9}{hit:>8}  {ok}")  # fmt: skip
+        client = f"{r.get('client_p95_ms') or '-'}/{r.get('predicted_client_p95_ms') or '-'}"
+        out.append(f"{r['level']:<6}{r['endpoint']:<40}{r['requests']:>7} {meas:>26}{r['predicted_p95_ms'] or '-':>10}{err:>8}{rps:>9}{hit:>8}  {ok:<12}{client:>18}")  # fmt: skip
     return "\n".join(out)
 
 
-def main() -> int:
+def stack_pids(run_dir: Path) -> dict[str, int]:
+    """The stack's server pids by service name (``perfcore stack status``)."""
+    status = run("stack", "status", "--json", "--run-dir", str(run_dir))
+    services = json.loads(status.stdout)["services"] if status.returncode == 0 else {}
+    return {name: info["pids"][0] for name, info in services.items() if info.get("pids")}
+
+
+def stack_cpu_per_request(measured: Path, requests: int) -> float | None:
+    """CPU ms per request of every stack process together (what one shared core must do)."""
+    path = measured / procs.STACK_CPU
+    if not path.is_file() or requests <= 0:
+        return None
+    cpu = json.loads(path.read_text())["processes"]
+    return 1000.0 * sum(p["cpu_s"] for p in cpu.values()) / requests
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "fidelity")
     parser.add_argument("--seconds", type=int, default=60, help="length of each level run")
     parser.add_argument("--repeats", type=int, default=2)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--pin-stack",
+        default="",
+        metavar="CPUS",
+        help="CPUs for MariaDB, Redis, the server and the worker (e.g. 1)",
+    )
+    parser.add_argument(
+        "--pin-locust", default="", metavar="CPUS", help="CPUs for Locust and this driver (e.g. 0)"
+    )
+    parser.add_argument(
+        "--stack-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment of the stack's processes (repeatable)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep runs already measured in --out (re-calibrate, re-validate)",
+    )
+    parser.add_argument("--skip-loop", action="store_true", help="no tuned-vs-default comparison")
+    return parser.parse_args()
+
+
+def main() -> int:
+    global PINS
+    args = parse_args()
+    PINS = Pinning(Pinning.parse_cpus(args.pin_stack), Pinning.parse_cpus(args.pin_locust),
+                   tuple(tuple(e.split("=", 1)) for e in args.stack_env))  # type: ignore[misc]  # fmt: skip
+    if PINS.locust:
+        os.sched_setaffinity(0, PINS.locust)  # this driver, the validations and Locust
     out: Path = args.out.resolve()  # mariadbd resolves a relative data dir against its basedir
     out.mkdir(parents=True, exist_ok=True)
     run_dir = out / "stack"
-    up = run(
-        "stack",
-        "up",
-        "--only",
-        "redis_cache,redis_queues,mariadb",
-        "--json",
-        "--run-dir",
-        str(run_dir),
-    )
+    up = run("stack", "up", "--only", "redis_cache,redis_queues,mariadb", "--json",
+             "--run-dir", str(run_dir), stack_side=True)  # fmt: skip
     if up.returncode != 0:
         raise SystemExit(f"stack up failed: {up.stderr}")
     stack = json.loads(up.stdout)["services"]
+    pids = stack_pids(run_dir)
+    worker_log = (out / "worker.log").open("w")
+    worker = start(["worker", "--queues", "critical,high,normal,low", "--db", stack["mariadb"],
+                    "--redis", stack["redis_queues"]], worker_log)  # fmt: skip
+    pids["worker"] = worker.pid
     started = time.time()
+    reuse = args.reuse
     try:
         loadavg = os.getloadavg()
-        low = loadtest(stack, out / "low", 20.0, args.seconds)
+        low = loadtest(stack, pids, out / "low", 20.0, args.seconds, reuse=reuse)
         fitted = calibrate(out / "low", out / "calibration.yaml")
-        cpu_ms = fitted.get("measured.process_cpu_ms_per_request")
+        cpu_ms = stack_cpu_per_request(out / "low", low["requests"]) if PINS.stack else None
+        cpu_ms = cpu_ms or fitted.get("measured.process_cpu_ms_per_request")
         cpu_bound = 1000.0 / cpu_ms if cpu_ms else None
         ramp_top = 1.3 * (cpu_bound or 300.0)
         ramp = out / "ramp"
         ramps = [a for i in range(7) for a in ("--set", f"workload.streams.{i}.ramp_s=3600")]
         # The whole hour of the scenario in --seconds: every stream ramps from 0 to ramp_top.
-        loadtest(stack, ramp, ramp_top, args.seconds, "--time-scale", str(3600 / args.seconds),
-                 *ramps, window="0-3600")  # fmt: skip
+        loadtest(stack, pids, ramp, ramp_top, args.seconds, "--time-scale", str(3600 / args.seconds),
+                 *ramps, window="0-3600", reuse=reuse)  # fmt: skip
         ramp_cap = ramp_capacity(ramp)
         capacity = min(c for c in (ramp_cap, cpu_bound, ramp_top) if c)
         print(f"capacity: ramp {ramp_cap}, CPU bound {cpu_bound}, used {capacity:.1f} req/s")
@@ -230,27 +330,52 @@ def main() -> int:
             results = []
             for rep in range(args.repeats):
                 measured = out / f"level{share}-{rep}"
-                summary = loadtest(stack, measured, capacity * share / 100, args.seconds)
+                summary = loadtest(stack, pids, measured, capacity * share / 100, args.seconds,
+                                   reuse=reuse)  # fmt: skip
                 results.append(
                     validate(measured, out / "calibration.yaml", out / f"val{share}-{rep}")
                 )
-                runs[f"{level}#{rep}"] = {"offered": summary.get("offered_requests"),
-                                          "requests": summary["requests"]}  # fmt: skip
+                runs[f"{level}#{rep}"] = run_facts(measured, summary)
             rows += summarise(level, results)
         table = format_rows(rows)
         print(table)
+        loop: dict[str, Any] | None = None
+        if not args.skip_loop:
+            from fidelity_loop import closed_loop
+
+            loop = closed_loop(
+                lambda d, rate, config: loadtest(
+                    stack, pids, d, rate, args.seconds, config=config, reuse=reuse
+                ),
+                run,
+                out,
+                capacity,
+                args.repeats,
+            )
         report = {
             "capacity_req_s": capacity, "ramp_capacity_req_s": ramp_cap, "cpu_bound_req_s": cpu_bound,
             "calibration": fitted, "low_load_requests": low["requests"], "rows": rows, "runs": runs,
+            "low_run": run_facts(out / "low", low), "pinning": PINS.describe(),
             "loadavg_at_start": loadavg, "loadavg_at_end": os.getloadavg(),
-            "wall_s": round(time.time() - started, 1),
-            "targets_met": all(r["ok"] for r in rows),
+            "wall_s": round(time.time() - started, 1), "closed_loop": loop,
+            "targets_met": all(r["ok"] for r in rows) and (loop is None or loop["ok"]),
         }  # fmt: skip
         (out / "fidelity.json").write_text(json.dumps(report, indent=2) + "\n")
-        (out / "fidelity.txt").write_text(table + "\n")
+        (out / "fidelity.txt").write_text(table + "\n" + (loop["table"] + "\n" if loop else ""))
         return 0 if report["targets_met"] else 1
     finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        worker_log.close()
         run("stack", "down", "--run-dir", str(run_dir))
+
+
+def run_facts(measured: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """What a run offered and sent, the stack's CPU, Locust's CPU warnings."""
+    path = measured / procs.STACK_CPU
+    cpu = json.loads(path.read_text()) if path.is_file() else None
+    return {"offered": summary.get("offered_requests"), "requests": summary["requests"],
+            "stack_cpu": cpu, "locust_cpu_warnings": summary.get("locust_cpu_warnings")}  # fmt: skip
 
 
 if __name__ == "__main__":

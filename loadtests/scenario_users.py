@@ -14,10 +14,13 @@ pools and path templates apply (this module imports them).
 from __future__ import annotations
 
 import bisect
+import csv
 import random
 import time
 from itertools import accumulate
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from locust import LoadTestShape, events, task
 from locust.env import Environment
@@ -26,11 +29,33 @@ from locustfile import PLAN, PlatformClient  # type: ignore[import-not-found]
 from perfcore.platform import PLATFORM
 
 _CLOCK: dict[str, float] = {}  # test start (monotonic), per process
+REQUEST_LOG = "requests.csv"  # every request's start, next to the plan: the exact trace
+_SENT: list[tuple[float, str, str]] = []
 
 
 @events.test_start.add_listener
 def _started(environment: Environment, **_: Any) -> None:
     _CLOCK["start"] = time.monotonic()
+
+
+@events.request.add_listener
+def _sent(request_type: str, url: str = "", start_time: float = 0.0, **_: Any) -> None:
+    # When each request really left (a starved load generator sends in clumps; the
+    # per-second counts alone cannot show that), with its path: the ids are the keys.
+    _SENT.append((start_time, request_type, urlsplit(url).path))
+
+
+@events.quitting.add_listener
+def _write_log(environment: Environment, **_: Any) -> None:
+    plan_path = (
+        getattr(environment.parsed_options, "plan", "") if environment.parsed_options else ""
+    )
+    if not plan_path or not _SENT:
+        return
+    with (Path(plan_path).parent / REQUEST_LOG).open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["timestamp", "method", "path"])
+        writer.writerows((f"{t:.6f}", m, path) for t, m, path in sorted(_SENT))
 
 
 def _second() -> int:

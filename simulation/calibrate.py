@@ -21,31 +21,17 @@ requests are not fitted (their defaults stay) and are named in the report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from perfcore.errors import BadInput
 from perfcore.platform import PLATFORM
-from simulation.measured import ENDPOINT_CLASS, ServerDelta
+from simulation.calibrate_core import Fitted, background_share, core_fit
+from simulation.measured import ENDPOINT_CLASS, Histogram, ServerDelta
 from simulation.scenario import Scenario
 
+__all__ = ["Fitted", "fit", "format_fit", "overlay"]
+
 MIN_CPU_MS = 0.05  # the schema wants cpu_ms > 0; a fit below this is measurement noise
-
-
-@dataclass(frozen=True)
-class Fitted:
-    """One fitted value with the data behind it."""
-
-    path: str  # dotted scenario path
-    value: float
-    count: int
-    detail: str  # how it was derived, with the spread
-
-
-def _ns_l1_miss(delta: ServerDelta, namespace: str) -> float:
-    hits = delta.lookups.get((namespace, "l1", "hit"), 0.0)
-    misses = delta.lookups.get((namespace, "l1", "miss"), 0.0)
-    return misses / (hits + misses) if hits + misses else 1.0
 
 
 def fit(
@@ -55,72 +41,52 @@ def fit(
     fitted: list[Fitted] = []
     skipped: list[str] = []
     get = delta.l2.get("get")
-    rtt: float | None = None
+    rtt_s = scenario.infrastructure.cache.l2_rtt_ms / 1000
     if get is not None and get.count >= min_requests:
-        rtt = get.mean
+        rtt_s = get.quantile(0.5)
         fitted.append(
             Fitted(
                 "infrastructure.cache.l2_rtt_ms",
-                rtt * 1000,
+                rtt_s * 1000,
                 int(get.count),
-                f"mean Redis GET, p95 {get.quantile(0.95) * 1000:.2f} ms",
+                f"median Redis GET; mean {get.mean * 1000:.2f}, p95 {get.quantile(0.95) * 1000:.2f} ms",
             )
         )
     else:
         skipped.append(f"infrastructure.cache.l2_rtt_ms (fewer than {min_requests} Redis GETs)")
-    rtt_s = rtt if rtt is not None else scenario.infrastructure.cache.l2_rtt_ms / 1000
     db_ms: dict[str, float] = {}
-    for name, query in PLATFORM.queries.items():
-        del query
+    for name in PLATFORM.queries:
         h = delta.queries.get(name)
         if h is None or h.count < min_requests:
             skipped.append(f"infrastructure.db.queries.{name} ({int(h.count) if h else 0} calls)")
             continue
-        db_ms[name] = h.mean * 1000
+        db_ms[name] = h.quantile(0.5) * 1000
         fitted.append(
             Fitted(
                 f"infrastructure.db.queries.{name}.with_index_ms",
                 db_ms[name],
                 int(h.count),
-                f"mean call, p50 {h.quantile(0.5) * 1000:.2f} p95 {h.quantile(0.95) * 1000:.2f} ms",
+                f"median call; mean {h.mean * 1000:.2f} p95 {h.quantile(0.95) * 1000:.2f} ms",
             )
         )
-    shares: dict[str, tuple[float, int, str]] = {}
+    shares: dict[str, tuple[float, float, int, int, str]] = {}
     for endpoint, h in sorted(delta.routes.items()):
         name = ENDPOINT_CLASS[endpoint]
-        rc = PLATFORM.request_classes[name]
         if h.count < min_requests:
             skipped.append(f"infrastructure.request_classes.{name} ({int(h.count)} requests)")
             continue
-        q = rc.query
-        db_s = (db_ms[q] if q in db_ms else _default_db_ms(scenario, q)) / 1000 if q else 0.0
-        if rc.namespace is not None:
-            seen = delta.cache.get(endpoint, {})
-            reads = seen.get("hit", 0.0) + seen.get("miss", 0.0)
-            p_miss = seen.get("miss", 0.0) / reads if reads else 1.0
-            rest = _ns_l1_miss(delta, rc.namespace) * rtt_s + p_miss * (db_s + rtt_s)
-            how = f"miss ratio {p_miss:.3f}"
-        else:
-            rest = db_s + len(rc.invalidates) * rtt_s
-            how = f"{len(rc.invalidates)} invalidations"
-        own_ms = max((h.mean - rest) * 1000, MIN_CPU_MS)
-        detail = (
-            f"route mean {h.mean * 1000:.2f} ms - {rest * 1000:.2f} ms ({how});"
-            f" p95 {h.quantile(0.95) * 1000:.2f} ms"
-        )
-        shares[name] = (own_ms, int(h.count), detail)
+        shares[name] = _class_times(delta, scenario, endpoint, h, db_ms, rtt_s, min_requests)
     if not shares:
         raise BadInput(
             f"measured run: no request class has {min_requests} or more requests; run longer"
             " or at a higher rate (skipped: " + "; ".join(skipped) + ")"
         )
-    # The process's own CPU seconds are the truth for CPU: share them out over the classes
-    # in proportion to their non-waiting time (latency contention from other processes on
-    # the machine inflates that time, not the CPU the server used).
+    # The process's own CPU seconds are the truth for CPU: the classes' times are scaled
+    # down to it (contention from other processes on the machine inflates time, not CPU).
     scale = 1.0
+    counted = sum(delta_h.count for delta_h in delta.routes.values())
     if delta.cpu_s is not None and delta.cpu_s > 0:
-        counted = sum(delta_h.count for delta_h in delta.routes.values())
-        claimed = sum(ms * n for ms, n, _ in shares.values()) / 1000
+        claimed = sum(cpu * n + more * m for cpu, more, n, m, _ in shares.values()) / 1000
         scale = min(delta.cpu_s / claimed, 1.0) if claimed > 0 else 1.0
         fitted.append(
             Fitted(
@@ -130,16 +96,68 @@ def fit(
                 f"server process CPU {delta.cpu_s:.2f} s; class times x {scale:.3f}",
             )
         )
-    for name, (own_ms, n, detail) in shares.items():
-        fitted.append(
-            Fitted(
-                f"infrastructure.request_classes.{name}.cpu_ms",
-                max(own_ms * scale, MIN_CPU_MS),
-                n,
-                detail,
-            )
-        )
+    unstretch = 1.0 - background_share(delta, scenario)
+    handlers: dict[str, tuple[float, float, int, int]] = {}
+    for name, (cpu, more, n, m, detail) in shares.items():
+        cpu = max(cpu * scale * unstretch, MIN_CPU_MS)
+        more *= scale * unstretch
+        handlers[name] = (cpu, more, n, m)
+        path = f"infrastructure.request_classes.{name}"
+        fitted.append(Fitted(f"{path}.cpu_ms", cpu, n, detail))
+        if more > 0:
+            fitted.append(Fitted(f"{path}.miss_cpu_ms", more, m, "the misses' median beyond"
+                                 " the hits' CPU, two round trips and the query"))  # fmt: skip
+    fitted += core_fit(delta, scenario, handlers, db_ms)
     return fitted, skipped
+
+
+def _class_times(
+    delta: ServerDelta,
+    scenario: Scenario,
+    endpoint: str,
+    h: Histogram,
+    db_ms: dict[str, float],
+    rtt_s: float,
+    min_requests: int,
+) -> tuple[float, float, int, int, str]:
+    """(cpu_ms, miss_cpu_ms, requests, misses, how) of one route, from medians.
+
+    Medians, not means: the cold start of a run (every key missing at once)
+    queues on the server, and the model produces that queueing itself. A
+    cached read's hits are its fastest requests: their median is the route's
+    ``h / 2`` quantile (``h`` the hit ratio), the misses' the ``h + (1 - h) / 2``
+    quantile. A hit costs the CPU (plus a round trip when served from L2), a
+    miss that CPU, the lookup and store round trips, the query and its own
+    extra CPU.
+    """
+    name = ENDPOINT_CLASS[endpoint]
+    rc = PLATFORM.request_classes[name]
+    q = rc.query
+    db = (db_ms[q] if q in db_ms else _default_db_ms(scenario, q)) / 1000 if q else 0.0
+    n = int(h.count)
+    if rc.namespace is None:
+        rest = db + len(rc.invalidates) * rtt_s
+        cpu = (h.quantile(0.5) - rest) * 1000
+        how = f"median {h.quantile(0.5) * 1000:.2f} ms - {rest * 1000:.2f} ms ({len(rc.invalidates)} invalidations)"
+        return max(cpu, MIN_CPU_MS), 0.0, n, 0, how
+    seen = delta.cache.get(endpoint, {})
+    hits, misses = seen.get("hit", 0.0), seen.get("miss", 0.0)
+    ratio = hits / (hits + misses) if hits + misses else 0.0
+    # Hits served by L2 (a namespace without L1, or an L1 miss) pay its round trip.
+    l2_hits = delta.lookups.get((rc.namespace, "l2", "hit"), 0.0)
+    l1_hits = delta.lookups.get((rc.namespace, "l1", "hit"), 0.0)
+    via_l2 = l2_hits / (l1_hits + l2_hits) if l1_hits + l2_hits else 0.0
+    miss_ms = h.quantile(ratio + (1 - ratio) / 2) * 1000
+    miss_rest = (2 * rtt_s + db) * 1000
+    if hits >= min_requests:
+        hit_ms = h.quantile(ratio / 2) * 1000
+        cpu = hit_ms - via_l2 * rtt_s * 1000
+        more = max(miss_ms - cpu - miss_rest, 0.0) if misses >= min_requests else 0.0
+        how = f"hits' median {hit_ms:.2f} ms, misses' {miss_ms:.2f} ms (hit ratio {ratio:.3f})"
+    else:
+        cpu, more = miss_ms - miss_rest, 0.0
+        how = f"misses' median {miss_ms:.2f} ms - {miss_rest:.2f} ms (hit ratio {ratio:.3f})"
+    return max(cpu, MIN_CPU_MS), more, n, int(misses), how
 
 
 def _default_db_ms(scenario: Scenario, query: str) -> float:

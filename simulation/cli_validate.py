@@ -1,8 +1,10 @@
 """``perfcore validate``: replay a measured run in the model; predicted vs measured; exit 1 past tolerance.
 
-``--measured DIR`` is a ``perfcore loadtest --out`` directory: its Locust
-per-second, per-endpoint counts are the arrival stream (trace replay) and its
-server ``/metrics`` and Locust statistics the measurement. ``--measured
+``--measured DIR`` is a ``perfcore loadtest --out`` directory: its request
+log (``requests.csv``: every request's send time, method and path, written
+by the scenario users) or else Locust's per-second, per-endpoint counts are
+the arrival stream (trace replay), and its server ``/metrics`` and Locust
+statistics the measurement. ``--measured
 FILE.csv`` is an access log (``timestamp,method,path``): replayed and
 predicted only. ``--out DIR`` writes ``validation.json``, ``validation.csv``
 and ``latency_over_time.png``.
@@ -83,7 +85,12 @@ def validate(
     elif measured.is_dir():
         plan_path = measured / "plan.json"
         plan = json.loads(plan_path.read_text("utf-8")) if plan_path.is_file() else None
-        trace = trace_from_locust(m.read_locust(measured), (plan or {}).get("paths"))
+        # The request log (when Locust wrote one) is the exact trace: send times and ids.
+        log = measured / "requests.csv"
+        if log.is_file() and not (plan or {}).get("paths"):
+            trace = trace_from_access_log(log)
+        else:
+            trace = trace_from_locust(m.read_locust(measured), (plan or {}).get("paths"))
         delta = m.read_server(measured)
         locust = summarize_json(measured / m.FINAL)
     else:

@@ -11,6 +11,7 @@ per-second request counts). Missing or unusable files are
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from perfcore.errors import BadInput
 from perfcore.platform import PLATFORM
 
 BEFORE, AFTER, FINAL = "metrics_before.prom", "metrics_after.prom", "locust_final.json"
+STACK_CPU = "stack_cpu.json"
 Labels = tuple[tuple[str, str], ...]
 # "METHOD /path/{template}" -> request class, from the platform description.
 ENDPOINT_CLASS = {
@@ -97,6 +99,12 @@ class ServerDelta:
     l2: dict[str, Histogram]  # op -> cache Redis time (s)
     lookups: dict[tuple[str, str, str], float]  # (namespace, tier, result) -> count
     cpu_s: float | None  # the server process's CPU seconds (user + system) during the run
+    # Every stack process's CPU seconds (stack_cpu.json, when the run recorded it) and
+    # how many CPUs the stack was pinned to (None: not pinned, the kernel spread it).
+    stack_cpu_s: dict[str, float] | None = None
+    stack_cpus: int | None = None
+    stack_wall_s: float | None = None  # how long the stack CPU was sampled
+    stack_idle_share: float | None = None  # CPU-s per s the stack used with no traffic
 
 
 def _histograms(
@@ -154,7 +162,38 @@ def read_server(directory: Path) -> ServerDelta:
         _histograms(after, before, "perfcore_cache_l2_duration_seconds", ("op",)),
         lookups,
         _delta(after, before, "process_cpu_seconds_total"),
+        *read_stack_cpu(directory),
     )
+
+
+def read_stack_cpu(
+    directory: Path,
+) -> tuple[dict[str, float] | None, int | None, float | None, float | None]:
+    """``stack_cpu.json``: CPU seconds per stack process, pinned CPUs, wall time, idle share.
+
+    Written by the fidelity experiment from ``/proc/<pid>/stat`` of every
+    process of the deployment: ``{"wall_s": s, "processes": {name: {"cpu_s":
+    ...}}, "pinning": {"stack_cpus": [...]}, "idle": {"wall_s": s,
+    "processes": {...}}}`` (``idle``: a spell with no traffic before the run);
+    optional.
+    """
+    path = directory / STACK_CPU
+    if not path.is_file():
+        return None, None, None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        cpu = {str(k): float(v["cpu_s"]) for k, v in data["processes"].items()}
+        pinned = data.get("pinning", {}).get("stack_cpus") or []
+        wall = float(data["wall_s"])
+        idle = data.get("idle")
+        share = (
+            sum(float(v["cpu_s"]) for v in idle["processes"].values()) / float(idle["wall_s"])
+            if idle and float(idle["wall_s"]) > 0
+            else None
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(f"{path}: not a stack CPU record ({exc})") from None
+    return cpu, (len(pinned) or None), wall, share
 
 
 def _delta(

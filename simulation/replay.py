@@ -165,6 +165,9 @@ def replay_scenario(
     data["horizon_s"] = trace.duration_s + DRAIN_S
     wl = data["workload"]
     wl["events"]["count"] = 0
+    # A write that leaves an event's session pages stale marks that event's block of
+    # session keys: the blocks must be the measured platform's (its sessions per event).
+    wl["events"]["sessions_per_event"] = max(sizes["session"] // max(sizes["event"], 1), 1)
     wl["timed_jobs"] = []
     # One negligible stream per class only sizes the key spaces (streams set them).
     wl["streams"] = [
@@ -197,35 +200,40 @@ class _TraceWorkload:
 
 
 class _RecordingPlatform(Platform):
-    """The platform, keeping every request's arrival, class, end and cache outcome."""
+    """The platform, keeping every request's arrival, class, end, cache outcome and handler start."""
 
-    log: list[tuple[NDArray[np.float64], NDArray[np.int8], NDArray[np.float64], NDArray[np.int8]]]
+    log: list[tuple[NDArray[Any], ...]]
 
     def _serve(self, chunk: _Chunk, lo: int, hi: int, stop: float) -> None:
         super()._serve(chunk, lo, hi, stop)
-        _, _, _, _, ends, levels = self._pending[-1]
+        _, _, _, _, ends, levels, begins = self._pending[-1]
         a = chunk.arrivals
         self.log.append(
-            (a.time[lo:hi], a.cls[lo:hi], np.asarray(ends), np.asarray(levels, np.int8))
-        )
+            (a.time[lo:hi], a.cls[lo:hi], np.asarray(ends), np.asarray(levels, np.int8),
+             np.asarray(begins))
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Replayed:
     time: NDArray[np.float64]
     cls: NDArray[np.int8]
-    latency_ms: NDArray[np.float64]
+    latency_ms: NDArray[np.float64]  # arrival to end: the client's view, without the network
     level: NDArray[np.int8]
+    handler_ms: NDArray[np.float64]  # handler start to end: the server's own timer
 
 
 def replay(scenario: Scenario, trace: Trace, sizes: dict[str, int], replicas: int = 1) -> Replayed:
-    """Run the model on the trace; per request: arrival, class, latency and cache outcome."""
+    """Run the model on the trace; per request: arrival, class, latencies and cache outcome."""
     sc = replay_scenario(scenario, trace, sizes, replicas)
     platform = _RecordingPlatform(sc)
     platform.log = []
     platform.workload = _TraceWorkload(trace, sizes, sc.seed)  # type: ignore[assignment]
     platform.run()
     if not platform.log:
-        return Replayed(np.empty(0), np.empty(0, np.int8), np.empty(0), np.empty(0, np.int8))
-    time, cls, end, level = (np.concatenate(col) for col in zip(*platform.log, strict=True))
-    return Replayed(time, cls, (end - time) * 1000.0, level)
+        empty = np.empty(0)
+        return Replayed(empty, np.empty(0, np.int8), empty, np.empty(0, np.int8), empty)
+    time, cls, end, level, handler = (
+        np.concatenate(col) for col in zip(*platform.log, strict=True)
+    )
+    return Replayed(time, cls, (end - time) * 1000.0, level, (end - handler) * 1000.0)

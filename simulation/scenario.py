@@ -261,6 +261,13 @@ class ClassSpec(Section):
     """Cost of one request class; what it does is the platform's (perfcore.platform)."""
 
     cpu_ms: float = Field(gt=0, le=MAX_MS, description="mean CPU time of one request")
+    miss_cpu_ms: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_MS,
+        description="more CPU a cached read spends when it misses (the fetched rows made into"
+        " the response and the cached value), on the same core; 0: a miss costs its query only",
+    )
 
 
 def _default_classes() -> dict[str, ClassSpec]:
@@ -299,6 +306,14 @@ def _default_queries() -> dict[str, QuerySpec]:
 
 class DatabaseSpec(Section):
     connections: int = Field(40, gt=0, le=10_000, description="connection pool size (servers)")
+    core_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of a query's time that is CPU on the calling replica's core (driver"
+        " work under the GIL; a database pinned to the same core): it waits for the core, holding"
+        " its connection. 0: queries run beside the core",
+    )
     indexed: bool = Field(True, description="service times with (True) or without indexes")
     queries: Annotated[dict[QueryName, QuerySpec], _with_defaults(_default_queries)] = Field(
         default_factory=_default_queries
@@ -327,6 +342,23 @@ class ApiSpec(Section):
     cost_per_pod_hour: float = Field(0.10, ge=0, le=MAX_PRICE)
     auth_ms: float = Field(
         0.05, ge=0, le=1000, description="CPU of the token check, on every class that needs a token"
+    )
+    shared_core_ms: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_MS,
+        description="CPU per request that other work on the replica's cores does for it"
+        " (a database, Redis or job worker pinned with the server; the server's own protocol"
+        " and driver work outside the handler): it holds a core after the request's CPU burst,"
+        " delaying later requests, not this one. 0: the cores run only the handlers",
+    )
+    background_core: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="share of each replica core taken by work that does not follow the load"
+        " (a job worker polling, a database's housekeeping, pinned with the server): CPU"
+        " bursts and shared work take 1 / (1 - share) as long. 0: the core is the server's",
     )
 
 

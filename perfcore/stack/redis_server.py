@@ -52,6 +52,10 @@ class RedisServer(Server):
                 else ("--appendonly", "no")
             ),
             *("--maxmemory", "256mb", "--maxmemory-policy", self.maxmemory_policy),
+            # Keep argv and the environment as given: rewriting the process title
+            # overwrites /proc/<pid>/environ, which tools that pick processes by
+            # their environment (CPU reservation, monitoring) read.
+            *("--set-proc-title", "no"),
         ]
         if self.cluster:
             argv += [

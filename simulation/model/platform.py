@@ -91,7 +91,9 @@ class Platform:
         )
         self._window = [0.0, 0.0, 0]
         self.requests = 0
-        self._pending: list[tuple[_Chunk, int, int, list[float], list[float], list[int]]] = []
+        self._pending: list[
+            tuple[_Chunk, int, int, list[float], list[float], list[int], list[float]]
+        ] = []
         self._recorded_until = self._served_until = 0.0
         self._minute = 0
         env.process(self._traffic())
@@ -154,18 +156,18 @@ class Platform:
         )
 
     def _serve(self, chunk: _Chunk, lo: int, hi: int, stop: float) -> None:
-        starts, ends, levels = self.path.serve(*(col[lo:hi] for col in chunk.columns))
+        starts, ends, levels, begins = self.path.serve(*(col[lo:hi] for col in chunk.columns))
         n = hi - lo
         self.requests += n
         w = self._window
-        w[0] += float(chunk.cpu[lo:hi].sum())
+        w[0] += float(chunk.cpu[lo:hi].sum()) + n * self.path.shared_s
         w[1] += sum(ends) - sum(starts)
         w[2] += n
         if n:
             self._enqueue_jobs(chunk.arrivals.cls[lo:hi], np.array(ends))
         if self._pending and self._pending[-1][0] is not chunk:
             self._flush()
-        self._pending.append((chunk, lo, hi, starts, ends, levels))
+        self._pending.append((chunk, lo, hi, starts, ends, levels, begins))
         self._served_until = stop
 
     def _flush(self) -> None:
@@ -182,9 +184,10 @@ class Platform:
             used_db = (served.level == MISS) | (served.level == UNCACHED)
             db_busy = np.where(used_db, chunk.dbs[lo:hi], 0.0)
             a = chunk.arrivals
-            self.metrics.record(
-                t0, t1, a.time[lo:hi], a.cls[lo:hi], served, chunk.cpu[lo:hi], db_busy
-            )
+            cpu = chunk.cpu[lo:hi]
+            if self.path.shared_s:  # the core is busy for the co-located work too
+                cpu = cpu + self.path.shared_s
+            self.metrics.record(t0, t1, a.time[lo:hi], a.cls[lo:hi], served, cpu, db_busy)
         elif t1 > t0:
             self.metrics.record_idle(t0, t1)
         self._recorded_until = t1

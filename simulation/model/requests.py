@@ -7,11 +7,20 @@ arrival order:
 1. takes the earliest-free API slot (FCFS over all slots; exact, see
    :mod:`simulation.model.pool`), then runs its CPU burst on the earliest-free
    CPU of the ready replicas (CPUs can be fewer than slots: an overloaded
-   replica queues on CPU, which is what makes autoscaling matter);
+   replica queues on CPU, which is what makes autoscaling matter). That CPU
+   then stays busy for ``api.shared_core_ms`` more: the work other processes
+   on the same core do for the request (a database or Redis pinned with the
+   server, the server's own protocol and driver work outside the handler) --
+   it delays the requests behind, not this one, whose own latency already
+   holds it (in its query and round-trip times). Work on the core that does
+   not follow the load (``api.background_core``, a share of its time)
+   stretches both by ``1 / (1 - share)``;
 2. for a cached read: looks in its replica's L1 (the load balancer picks the
    replica uniformly), then L2; XFetch may decide to refresh early; a miss
    runs the class's query on the database pool and stores the value with the
-   namespace's TTL when the query returns -- every decision through
+   namespace's TTL when the query returns (a read that is not a hit spends
+   ``miss_cpu_ms`` more on its core first: the response built from fetched
+   rows) -- every decision through
    :mod:`perfcore.cache.policy`. A request finding the key expired while a
    fetch is in flight waits for it (single-flight; a miss without a query);
    during an early refresh the old value still serves;
@@ -52,6 +61,7 @@ class ClassTable:
     """Per-class constants, as lists indexed by class id (fast to read in the loop)."""
 
     cpu_s: list[float]
+    miss_cpu_s: list[float]  # more CPU on a miss (on the same core, after the lookup)
     db_s: list[float]  # mean query time, 0 when the class runs no query
     offset: list[int]  # -1: not cached
     use_l1: list[bool]
@@ -65,12 +75,15 @@ class ClassTable:
         """The platform's request classes with the scenario's costs and config."""
         infra = scenario.infrastructure
         queries = infra.db.queries
-        t = ClassTable([], [], [], [], [], [], [], [])
+        stretch = 1.0 / (1.0 - infra.api.background_core)  # the core is not all the server's
+        t = ClassTable([], [], [], [], [], [], [], [], [])
         for name in REQUEST_CLASSES:
             rc = PLATFORM.request_classes[name]
             # A class that needs a token pays for checking it, as the service does.
             auth_ms = infra.api.auth_ms if rc.auth != "public" else 0.0
-            t.cpu_s.append((infra.request_classes[name].cpu_ms + auth_ms) / 1000.0)
+            spec = infra.request_classes[name]
+            t.cpu_s.append((spec.cpu_ms + auth_ms) / 1000.0 * stretch)
+            t.miss_cpu_s.append(spec.miss_cpu_ms / 1000.0 * stretch)
             q = queries[rc.query] if rc.query else None
             ms = (q.with_index_ms if infra.db.indexed else q.without_index_ms) if q else 0.0
             t.db_s.append(ms / 1000.0)
@@ -149,6 +162,9 @@ class RequestPath:
         self.l1_s = c.l1_lookup_ms / 1000.0
         self.rtt_s = c.l2_rtt_ms / 1000.0
         self.beta = scenario.cache.xfetch_beta
+        self.db_core = scenario.infrastructure.db.core_share
+        spec = scenario.infrastructure.api
+        self.shared_s = spec.shared_core_ms / 1000.0 / (1.0 - spec.background_core)
         self.sessions = max(scenario.workload.events.sessions_per_event, 1)
         # Per class: cached reads served, and the summed seconds they were out of date.
         n = len(REQUEST_CLASSES)
@@ -165,8 +181,13 @@ class RequestPath:
         dbs: list[float],
         lb: list[float],
         u: list[float],
-    ) -> tuple[list[float], list[float], list[int]]:
-        """Serve one batch; returns start, end and cache outcome per request.
+    ) -> tuple[list[float], list[float], list[int], list[float]]:
+        """Serve one batch; returns start, end, cache outcome and handler start per request.
+
+        The handler start is when the request's first CPU burst begins: when a
+        server's own latency timer starts (an asyncio server times a request
+        from when its task first runs; the wait for the event loop before that
+        is the client's only).
 
         ``cpu``/``dbs`` are drawn service times, ``lb`` uniforms in [0, 1) that
         pick the replica, ``u`` uniforms in (0, 1] for XFetch.
@@ -176,30 +197,42 @@ class RequestPath:
         l2, inv_at, fetch, l1s = cache.l2_expires, cache.invalidated_at, cache.fetch_s, cache.l1
         land, nxt, dirty = cache.landing_at, cache.next_expires, cache.dirty_at
         offset, use_l1, ttl, invalidates = tab.offset, tab.use_l1, tab.ttl_s, tab.invalidates
+        miss_cpu = tab.miss_cpu_s
         marks, n_sess = tab.marks, self.sessions
         stale_reads, stale_s = self.stale_reads, self.stale_s
         n_rep = len(l1s)
-        l1_s, rtt, beta, l1_max, l1_cap = (
+        l1_s, rtt, beta, l1_max, l1_cap, shared = (
             self.l1_s,
             self.rtt_s,
             self.beta,
             cache.l1_max_ttl,
             cache.l1_max_entries,
+            self.shared_s,
         )
+        db_core = self.db_core
+
+        def on_core(conn: float, hold: float, ds: float) -> tuple[float, float]:
+            """A query's CPU part waits for the core (after its own work): (core free, done)."""
+            hold = (hold if hold > conn else conn) + ds * db_core
+            return hold, hold + ds * (1.0 - db_core)
+
         replace = heapq.heapreplace
         refresh, l1_exp, trim = xfetch_should_refresh, l1_expiry, trim_l1
         starts: list[float] = []
         ends: list[float] = []
         levels: list[int] = []
+        begins: list[float] = []
         add_start, add_end, add_level = starts.append, ends.append, levels.append
+        add_begin = begins.append
         for t, c, ev, k, cp, ds, r, uu in zip(time, cls, event, key, cpu, dbs, lb, u, strict=True):
             free = api[0]
             start = free if free > t else t
             # The handler's CPU burst queues for one of the replicas' CPUs. Slot
             # starts are non-decreasing (FCFS), so this pool is exact FCFS too.
             core = cpus[0]
-            now = (core if core > start else start) + cp
-            replace(cpus, now)
+            begin = core if core > start else start
+            now = begin + cp
+            hold = now + shared  # until when the core is busy for this request
             off = offset[c]
             if off >= 0:
                 gk = off + k
@@ -234,33 +267,47 @@ class RequestPath:
                             d[gk] = (l1_exp(now, exp, l1_max, fetch[gk], beta), now)
                             if len(d) > l1_cap:
                                 trim(d, now, l1_cap)
-                    elif la:
-                        # Expired, and another request's fetch is in flight: wait for it.
-                        end = la + rtt
                     else:
-                        # A miss, or XFetch chose this request to refresh early.
-                        q = now + rtt
-                        if ds > 0.0:
-                            g = db[0]
-                            done = (g if g > q else q) + ds
-                            replace(db, done)
+                        # Not a hit: the response is built from fetched rows (more CPU).
+                        mc = miss_cpu[c]
+                        if mc:
+                            now += mc
+                            hold += mc
+                        if la:
+                            # Expired, and another request's fetch is in flight: wait for it.
+                            end = (la if la > now else now) + rtt
                         else:
-                            done = q
-                        fetch[gk] = done - q
-                        land[gk] = done
-                        dirty[gk] = 0.0  # a fresh read of the tables
-                        exp = done + ttl[c]
-                        nxt[gk] = exp
-                        if d is not None:
-                            d[gk] = (l1_exp(done, exp, l1_max, fetch[gk], beta), done)
-                            if len(d) > l1_cap:
-                                trim(d, now, l1_cap)
-                        end = done + rtt
+                            # A miss, or XFetch chose this request to refresh early.
+                            q = now + rtt
+                            if ds > 0.0:
+                                g = db[0]
+                                g = g if g > q else q  # a connection
+                                if db_core:
+                                    hold, done = on_core(g, hold, ds)
+                                else:
+                                    done = g + ds
+                                replace(db, done)
+                            else:
+                                done = q
+                            fetch[gk] = done - q
+                            land[gk] = done
+                            dirty[gk] = 0.0  # a fresh read of the tables
+                            exp = done + ttl[c]
+                            nxt[gk] = exp
+                            if d is not None:
+                                d[gk] = (l1_exp(done, exp, l1_max, fetch[gk], beta), done)
+                                if len(d) > l1_cap:
+                                    trim(d, now, l1_cap)
+                            end = done + rtt
             else:
                 level = UNCACHED
                 if ds > 0.0:
                     g = db[0]
-                    end = (g if g > now else now) + ds
+                    g = g if g > now else now
+                    if db_core:
+                        hold, end = on_core(g, hold, ds)
+                    else:
+                        end = g + ds
                     replace(db, end)
                 else:
                     end = now
@@ -281,11 +328,13 @@ class RequestPath:
                     gk = m_off + (0 if mode == STALE_GLOBAL else ev if mode == STALE_EVENT else k)
                     if not dirty[gk]:
                         dirty[gk] = end
+            replace(cpus, hold)
             replace(api, end)
             add_start(start)
             add_end(end)
             add_level(level)
-        return starts, ends, levels
+            add_begin(begin)
+        return starts, ends, levels, begins
 
     def draw(
         self, cls: NDArray[np.int8], rng: np.random.Generator, service: str, cv: float

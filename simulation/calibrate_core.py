@@ -1,0 +1,105 @@
+"""Calibration of a core shared with the stack: background share, queries' CPU, shared work.
+
+When every process of the measured deployment (database, Redis servers, job
+worker) was pinned to the server processes' own CPUs (``stack_cpu.json`` of
+the run), the core's time is the truth for three scenario fields:
+
+* ``infrastructure.api.background_core``: what the stack used in the idle
+  spell before the run, a share of the core whatever the load;
+* ``infrastructure.db.core_share``: the stack's CPU beyond the background
+  and the handlers' fitted CPU goes first to the database calls (the driver
+  under the GIL and the database's own work, on the same core), up to all of
+  their time;
+* ``infrastructure.api.shared_core_ms``: what remains, per request (the
+  server's protocol work, Redis).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perfcore.platform import PLATFORM
+from simulation.measured import ServerDelta
+from simulation.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """One fitted value with the data behind it."""
+
+    path: str  # dotted scenario path
+    value: float
+    count: int
+    detail: str  # how it was derived, with the spread
+
+
+def pinned_with_server(delta: ServerDelta, scenario: Scenario) -> bool:
+    """Every stack process ran on the server processes' own CPUs."""
+    api = scenario.infrastructure.api
+    return bool(delta.stack_cpu_s) and delta.stack_cpus == scenario.service.workers * (
+        api.cpus_per_replica
+    )
+
+
+def background_share(delta: ServerDelta, scenario: Scenario) -> float:
+    """The share of a core the pinned stack used with no traffic (0 when not pinned or unknown)."""
+    if not pinned_with_server(delta, scenario) or delta.stack_idle_share is None:
+        return 0.0
+    return min(delta.stack_idle_share / max(delta.stack_cpus or 1, 1), 0.5)
+
+
+def core_fit(
+    delta: ServerDelta,
+    scenario: Scenario,
+    handlers: dict[str, tuple[float, float, int, int]],
+    db_ms: dict[str, float],
+) -> list[Fitted]:
+    """The three fields, from the run's stack CPU; ``handlers``: per class (cpu_ms,
+    miss_cpu_ms, requests, misses) as fitted; ``db_ms``: per query its fitted time."""
+    counted = sum(h.count for h in delta.routes.values())
+    cpu = delta.stack_cpu_s
+    if not pinned_with_server(delta, scenario) or counted <= 0 or not cpu:
+        return []
+    infra = scenario.infrastructure
+    cores = delta.stack_cpus or 1
+    share = background_share(delta, scenario)
+    out: list[Fitted] = []
+    if delta.stack_idle_share is not None:
+        out.append(
+            Fitted(
+                "infrastructure.api.background_core",
+                share,
+                int(counted),
+                f"stack CPU with no traffic: {delta.stack_idle_share:.4f} s/s on {cores} core(s)",
+            )
+        )
+    background_s = share * cores * (delta.stack_wall_s or 0.0)
+    auth = {n: infra.api.auth_ms if PLATFORM.request_classes[n].auth != "public" else 0.0
+            for n in handlers}  # fmt: skip
+    in_handlers = sum((c + auth[k]) * n + more * m for k, (c, more, n, m) in handlers.items())
+    in_handlers /= 1000
+    total = sum(cpu.values())
+    beyond = max(total - background_s - in_handlers, 0.0)
+    db_s = sum(db_ms.get(q, 0.0) * h.count for q, h in delta.queries.items()) / 1000
+    core_share = min(beyond / db_s, 1.0) if db_s > 0 else 0.0
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(cpu.items()))
+    out.append(
+        Fitted(
+            "infrastructure.db.core_share",
+            core_share,
+            int(sum(h.count for h in delta.queries.values())),
+            f"stack CPU {total:.2f} s on {cores} core(s) ({parts}) - background"
+            f" {background_s:.2f} s - handlers {in_handlers:.2f} s = {beyond:.2f} s"
+            f" for {db_s:.2f} s of queries",
+        )
+    )
+    shared = (beyond - core_share * db_s) * 1000 / counted
+    out.append(
+        Fitted(
+            "infrastructure.api.shared_core_ms",
+            shared,
+            int(counted),
+            "the rest of the stack's CPU per request",
+        )
+    )
+    return out
