@@ -47,7 +47,7 @@ from simulation.tune_space import (
 from simulation.tune_study import (
     INVALID,
     Spread,
-    load_study,
+    create_or_load,
     measures_of,
     open_storage,
     run_spread,
@@ -254,8 +254,8 @@ def tune(
         url = storage
         if url is None and jobs > 1:
             url = f"journal:{Path(tmp) / 'study.log'}"  # local processes share a journal file
-        study = load_study(open_storage(url), study_name, sampler_seed)
-        if not study.trials and _inside(params, start_vals):
+        study, created = create_or_load(open_storage(url), study_name, sampler_seed)
+        if created and _inside(params, start_vals):
             # The start is trial 0: the front always holds the configuration to beat.
             study.enqueue_trial(
                 {k: v for k, v in start_vals.items() if v is not None}, skip_if_exists=True

@@ -56,17 +56,27 @@ def open_storage(url: str | None) -> Any:
 
 
 def load_study(storage: Any, name: str, sampler_seed: int) -> optuna.Study:
+    return create_or_load(storage, name, sampler_seed)[0]
+
+
+def create_or_load(storage: Any, name: str, sampler_seed: int) -> tuple[optuna.Study, bool]:
+    """The study ``name`` in ``storage``, and whether this call created it.
+
+    Creating is atomic in every storage (the name is unique), so of several
+    processes starting together exactly one learns it created the study: only
+    that one may add trials to it (two could otherwise both enqueue the start).
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, n_startup_trials=8)
-    return optuna.create_study(
-        storage=storage,
-        study_name=name,
-        directions=["minimize"] * 4,
-        sampler=sampler,
-        load_if_exists=True,
-    )
+    try:
+        study = optuna.create_study(
+            storage=storage, study_name=name, directions=["minimize"] * 4, sampler=sampler
+        )
+        return study, True
+    except optuna.exceptions.DuplicatedStudyError:
+        return optuna.load_study(storage=storage, study_name=name, sampler=sampler), False
 
 
 def store(trial: optuna.Trial, evaluation: Evaluation) -> None:
