@@ -35,6 +35,18 @@ def _day(r: random.Random) -> str:
     return f"{_year(r)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}"
 
 
+def _within(r: random.Random, column: str, first: str, last: str, *, between: bool = False) -> str:
+    """``column`` in one randomly drawn year's ``first``..``last`` (MM-DD).
+
+    One draw for both ends: two draws would make some ranges span years and
+    others empty, and the planner answers an empty range without any index.
+    """
+    year = _year(r)
+    if between:
+        return f"{column} BETWEEN '{year}-{first}' AND '{year}-{last}'"
+    return f"{column} >= '{year}-{first}' AND {column} < '{year}-{last}'"
+
+
 def _nation(r: random.Random) -> str:
     return r.choice(NATIONS)
 
@@ -61,7 +73,7 @@ ANALYTICAL: dict[str, Render] = {
         " GROUP BY l.l_orderkey, o.o_orderdate ORDER BY revenue DESC LIMIT 10"),
     "q04 order priority": lambda r, c: (
         "SELECT o_orderpriority, COUNT(*) FROM orders o"
-        f" WHERE o.o_orderdate >= '{_year(r)}-07-01' AND o.o_orderdate < '{_year(r)}-10-01'"
+        f" WHERE {_within(r, 'o.o_orderdate', '07-01', '10-01')}"
         " AND EXISTS (SELECT 1 FROM lineitem l WHERE l.l_orderkey = o.o_orderkey"
         " AND l.l_commitdate < l.l_receiptdate) GROUP BY o_orderpriority ORDER BY o_orderpriority"),
     "q05 local supplier volume": lambda r, c: (
@@ -73,7 +85,7 @@ ANALYTICAL: dict[str, Render] = {
         " AND o.o_orderdate < '1994-04-01' GROUP BY n.n_name ORDER BY revenue DESC"),
     "q06 forecast revenue": lambda r, c: (
         "SELECT SUM(l_extendedprice * l_discount) FROM lineitem"
-        f" WHERE l_shipdate >= '{_year(r)}-01-01' AND l_shipdate < '{_year(r)}-03-01'"
+        f" WHERE {_within(r, 'l_shipdate', '01-01', '03-01')}"
         " AND l_discount BETWEEN 0.05 AND 0.07 AND l_quantity < 24"),
     "q07 volume shipping": lambda r, c: (
         "SELECT n1.n_name, n2.n_name, YEAR(l.l_shipdate), SUM(l.l_extendedprice) FROM lineitem l"
@@ -100,7 +112,7 @@ ANALYTICAL: dict[str, Render] = {
         "SELECT c.c_custkey, c.c_name, SUM(l.l_extendedprice * (1 - l.l_discount)) AS revenue"
         " FROM customer c JOIN orders o ON o.o_custkey = c.c_custkey"
         " JOIN lineitem l ON l.l_orderkey = o.o_orderkey"
-        f" WHERE o.o_orderdate >= '{_year(r)}-10-01' AND o.o_orderdate < '{_year(r)}-11-01'"
+        f" WHERE {_within(r, 'o.o_orderdate', '10-01', '11-01')}"
         " AND l.l_returnflag = 'R' GROUP BY c.c_custkey, c.c_name ORDER BY revenue DESC LIMIT 20"),
     "q11 important stock": lambda r, c: (
         "SELECT ps.ps_partkey, SUM(ps.ps_supplycost * ps.ps_availqty) AS value FROM partsupp ps"
@@ -110,7 +122,7 @@ ANALYTICAL: dict[str, Render] = {
         "SELECT l.l_shipmode, SUM(CASE WHEN o.o_orderpriority IN ('1-URGENT', '2-HIGH') THEN 1 ELSE 0 END)"
         " FROM orders o JOIN lineitem l ON l.l_orderkey = o.o_orderkey"
         f" WHERE l.l_shipmode IN ('{r.choice(SHIPMODES)}', 'SHIP') AND l.l_commitdate < l.l_receiptdate"
-        f" AND l.l_receiptdate >= '{_year(r)}-01-01' AND l.l_receiptdate < '{_year(r)}-02-01'"
+        f" AND {_within(r, 'l.l_receiptdate', '01-01', '02-01')}"
         " GROUP BY l.l_shipmode"),
     "q13 customer distribution": lambda r, c: (
         "SELECT x.n, COUNT(*) FROM (SELECT c.c_custkey, COUNT(o.o_orderkey) AS n FROM customer c"
@@ -120,10 +132,10 @@ ANALYTICAL: dict[str, Render] = {
     "q14 promotion effect": lambda r, c: (
         "SELECT 100 * SUM(CASE WHEN p.p_type LIKE 'PROMO%' THEN l.l_extendedprice ELSE 0 END)"
         " / SUM(l.l_extendedprice) FROM lineitem l JOIN part p ON p.p_partkey = l.l_partkey"
-        f" WHERE l.l_shipdate >= '{_year(r)}-09-01' AND l.l_shipdate < '{_year(r)}-10-01'"),
+        f" WHERE {_within(r, 'l.l_shipdate', '09-01', '10-01')}"),
     "q15 top supplier (CTE)": lambda r, c: (
         "WITH revenue AS (SELECT l_suppkey AS supplier_no, SUM(l_extendedprice * (1 - l_discount)) AS total"
-        f" FROM lineitem WHERE l_shipdate >= '{_year(r)}-01-01' AND l_shipdate < '{_year(r)}-02-15'"
+        f" FROM lineitem WHERE {_within(r, 'l_shipdate', '01-01', '02-15')}"
         " GROUP BY l_suppkey) SELECT s.s_suppkey, s.s_name, rv.total FROM supplier s"
         " JOIN revenue rv ON rv.supplier_no = s.s_suppkey"
         " WHERE rv.total = (SELECT MAX(total) FROM revenue)"),
@@ -141,7 +153,7 @@ ANALYTICAL: dict[str, Render] = {
     "q18 large volume customer": lambda r, c: (
         "SELECT c.c_name, o.o_orderkey, o.o_totalprice FROM customer c"
         " JOIN orders o ON o.o_custkey = c.c_custkey WHERE o.o_orderkey IN"
-        f" (SELECT l_orderkey FROM lineitem WHERE l_shipdate BETWEEN '{_year(r)}-05-01' AND '{_year(r)}-05-20'"
+        f" (SELECT l_orderkey FROM lineitem WHERE {_within(r, 'l_shipdate', '05-01', '05-20', between=True)}"
         " GROUP BY l_orderkey HAVING SUM(l_quantity) > 150) ORDER BY o.o_totalprice DESC LIMIT 100"),
     "q19 discounted revenue": lambda r, c: (
         "SELECT SUM(l.l_extendedprice * (1 - l.l_discount)) FROM lineitem l"
@@ -156,7 +168,7 @@ ANALYTICAL: dict[str, Render] = {
     "q21 suppliers who kept orders waiting": lambda r, c: (
         "SELECT s.s_name, COUNT(*) FROM lineitem l1 JOIN supplier s ON s.s_suppkey = l1.l_suppkey"
         " JOIN orders o ON o.o_orderkey = l1.l_orderkey WHERE o.o_orderstatus = 'F'"
-        f" AND l1.l_receiptdate > l1.l_commitdate AND l1.l_shipdate BETWEEN '{_year(r)}-03-01' AND '{_year(r)}-03-10'"
+        f" AND l1.l_receiptdate > l1.l_commitdate AND {_within(r, 'l1.l_shipdate', '03-01', '03-10', between=True)}"
         " AND EXISTS (SELECT 1 FROM lineitem l2 WHERE l2.l_orderkey = l1.l_orderkey"
         " AND l2.l_suppkey <> l1.l_suppkey) GROUP BY s.s_name ORDER BY 2 DESC LIMIT 100"),
     "q22 global sales opportunity": lambda r, c: (
