@@ -53,6 +53,15 @@ out_option = click.option(
     callback=_writable_dir,
     help="also write the results as files into DIR",
 )
+
+
+def jobs_option(what: str) -> Callable[[F], F]:
+    """``--jobs N``: local worker processes (1..256) for long simulation work."""
+    return click.option(
+        "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help=what
+    )
+
+
 config_option = click.option(
     "--config",
     "config_path",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from perfcore.cli_options import json_option, json_text, set_option
+from perfcore.cli_options import jobs_option, json_option, json_text, set_option
 from simulation.scenario import load_scenario
 
 
@@ -29,13 +29,7 @@ from simulation.scenario import load_scenario
     show_default=True,
     help="seeds the answer must hold on",
 )
-@click.option(
-    "--jobs",
-    type=click.IntRange(1, 256),
-    default=1,
-    show_default=True,
-    help="local processes simulating the seeds side by side",
-)
+@jobs_option("local processes simulating the seeds side by side")
 @set_option
 @json_option
 def plan(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from perfcore.cli_options import json_option, json_text, out_option, set_option
+from perfcore.cli_options import jobs_option, json_option, json_text, out_option, set_option
 from simulation.scenario import load_scenario
 
 
@@ -33,9 +33,7 @@ from simulation.scenario import load_scenario
     show_default=True,
     help="seeds every point runs on (the same for all)",
 )
-@click.option(
-    "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="local processes"
-)
+@jobs_option("local processes running grid points")
 @click.option(
     "--storage",
     default=None,

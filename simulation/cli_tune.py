@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from perfcore.cli_options import json_option, json_text, out_option, set_option
+from perfcore.cli_options import jobs_option, json_option, json_text, out_option, set_option
 from simulation.scenario import load_scenario
 from simulation.tune_space import DEFAULT_PARAMS, Param
 
@@ -60,13 +60,7 @@ from simulation.tune_space import DEFAULT_PARAMS, Param
     show_default=True,
     help="screen trials on the busiest hour (else every trial runs the full horizon)",
 )
-@click.option(
-    "--jobs",
-    type=click.IntRange(1, 256),
-    default=1,
-    show_default=True,
-    help="local processes running trials",
-)
+@jobs_option("local processes running trials")
 @click.option(
     "--storage",
     default=None,

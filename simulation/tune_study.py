@@ -21,6 +21,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from perfcore.errors import BadInput, ServiceUnavailable
@@ -47,12 +48,37 @@ def open_storage(url: str | None) -> Any:
         return optuna.storages.JournalStorage(JournalFileBackend(path))
     if "://" not in url:
         raise BadInput("--storage: expected sqlite:///FILE, mysql+pymysql://... or journal:FILE")
+    _check_dialect(url)
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
     except Exception as exc:  # the driver's error names the problem; the URL may hold a password
         raise ServiceUnavailable(
             f"--storage: cannot open the study storage ({type(exc).__name__})"
         ) from None
+
+
+def _check_dialect(url: str) -> None:
+    """Bad input (exit 2) when no installed SQLAlchemy dialect reads ``url``; only then connect."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadInput(
+            "--storage: not a database URL (sqlite:///FILE, mysql+pymysql://...)"
+        ) from None
+    try:
+        parsed.get_dialect().import_dbapi()
+    except NoSuchModuleError:
+        raise BadInput(f"--storage: unknown database {parsed.drivername!r}") from None
+    except ImportError as exc:
+        raise BadInput(
+            f"--storage: the driver for {parsed.drivername!r} is not installed ({exc.name})"
+        ) from None
+    folder = Path(parsed.database or "").parent
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not folder.is_dir():
+        raise BadInput(f"--storage: directory {folder} does not exist")
 
 
 def load_study(storage: Any, name: str, sampler_seed: int) -> optuna.Study:

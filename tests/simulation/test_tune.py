@@ -237,6 +237,9 @@ def test_bad_param_exits_2_with_one_line(
     [
         ("mysql+pymysql://user:s3cret@127.0.0.1:1/optuna", 1, "cannot open the study storage"),
         ("no-scheme", 2, "--storage: expected"),
+        ("foo://user:s3cret@host/db", 2, "--storage: unknown database 'foo'"),
+        ("postgresql://user:s3cret@127.0.0.1:1/optuna", 2, "is not installed"),
+        ("sqlite:///no/such/dir/study.db", 2, "directory no/such/dir does not exist"),
     ],
 )
 def test_bad_or_unreachable_storage_is_one_line(
