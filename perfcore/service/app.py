@@ -197,7 +197,10 @@ class ExportRequest(BaseModel):
         return value
 
 
-def _state(request: Request) -> ServiceState:
+# The dependencies are coroutines on purpose: FastAPI runs a plain ``def``
+# dependency in the thread pool, and two thread hops per request cost more than
+# the work (each hop waits for the GIL behind the event loop and the query threads).
+async def _state(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.service
     return state
 
@@ -205,7 +208,7 @@ def _state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(_state)]
 
 
-def _caller(request: Request) -> str | None:
+async def _caller(request: Request) -> str | None:
     """The subject of the request's valid bearer token, if any."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
