@@ -29,7 +29,7 @@ from perfcore.dbopt.planner import Flavour, detect_flavour, is_connection_error,
 from perfcore.dbopt.report import IndexSuggestion, QuerySummary, Report, ServedQuery
 from perfcore.dbopt.schema import Catalog, Table, qualified, quote, read_catalog
 from perfcore.dbopt.session import Session, connect
-from perfcore.dbopt.verify import Verdict, WhatIf, choose, invisible_visible, plan_all, what_if
+from perfcore.dbopt.verify import Verdict, WhatIf, invisible_visible, plan_all, what_if
 from perfcore.errors import BadInput, CheckFailed, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ def _verify(
     """
     if not latency_before or not result.built:
         return {}
-    ranked = [v for v in choose(result.verdicts, 10**6) if not v.reason.startswith("redundant")]
+    ranked = [v for v in result.ranked if not v.reason.startswith("redundant")]
     by_name = {v.candidate.name: v for v in ranked}
     fallbacks = _fallbacks(ranked, catalog, by_name)
     present = {c.name: c for c in result.built}

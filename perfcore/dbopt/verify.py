@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from perfcore.dbopt.apply import create_index, drop_index, ignored_sql
 from perfcore.dbopt.candidates import Analysed, Candidate
+from perfcore.dbopt.forward import MarginalSaving, forward
 from perfcore.dbopt.planner import Flavour, Plan, PlanError, explain
 from perfcore.dbopt.schema import Catalog
 from perfcore.dbopt.session import Session
@@ -109,6 +110,7 @@ class WhatIf:
     chosen: list[Verdict]
     after: dict[str, Plan]  # plans with only the chosen indexes
     built: list[Candidate]  # chosen candidates still present on the server
+    ranked: list[Verdict] = field(default_factory=list)  # chosen first, then the other accepted
 
 
 def what_if(
@@ -148,11 +150,20 @@ def what_if(
         for verdict in verdicts:
             if verdict.candidate.name in failures:
                 verdict.accepted, verdict.reason = False, failures[verdict.candidate.name]
-        chosen = choose(verdicts, top)
+        if flavour.name == "mariadb" and flavour.version >= (10, 6):
+            chosen = _forward(session, catalog, present, verdicts, analysed, before, top,
+                              min_savings_pct)  # fmt: skip
+        else:  # MySQL cannot hide an index without dropping it: rank the all-at-once savings
+            chosen = choose(verdicts, top)
         keep = {v.candidate.name for v in chosen}
+        ranked = chosen + [v for v in choose(verdicts, 10**6) if v.candidate.name not in keep]
         for verdict in verdicts:
             if verdict.accepted and verdict.candidate.name not in keep:
-                verdict.reason = f"beyond the top {top}"
+                verdict.reason = (
+                    f"beyond the top {top}"
+                    if len(chosen) >= top
+                    else "saves too little once the chosen indexes exist"
+                )
         for candidate in list(present):
             if candidate.name not in keep:
                 drop_index(session, catalog, candidate)
@@ -169,7 +180,41 @@ def what_if(
         for candidate in present:
             drop_index(session, catalog, candidate)
         raise
-    return WhatIf(before, verdicts, chosen, after, present)
+    ranked = [v for v in ranked if not v.reason.startswith("redundant")]
+    return WhatIf(before, verdicts, chosen, after, present, ranked)
+
+
+def _forward(
+    session: Session,
+    catalog: Catalog,
+    present: Sequence[Candidate],
+    verdicts: Sequence[Verdict],
+    analysed: Sequence[Analysed],
+    before: dict[str, Plan],
+    top: int,
+    min_savings_pct: float,
+) -> list[Verdict]:
+    """The chosen verdicts by forward selection (:mod:`perfcore.dbopt.forward`), in order.
+
+    Every built candidate takes part, also one the all-at-once plans never
+    used (another candidate shadowed it there).
+    """
+    by_name = {v.candidate.name: v for v in verdicts}
+    saving = MarginalSaving(session, catalog, present, analysed, before, plan_all,
+                            min_savings_pct)  # fmt: skip
+    picked = forward([c.name for c in present], saving, top)
+    saving.finish([name for name, _ in picked])
+    chosen = []
+    for name, seconds in picked:
+        verdict = by_name[name]
+        verdict.accepted, verdict.reason, verdict.benefit_s = True, "used by the planner", seconds
+        verdict.serves = {
+            fp: before[fp].cost_measure(plan)
+            for fp, plan in saving.plans_with[name].items()
+            if name in plan.keys
+        }
+        chosen.append(verdict)
+    return chosen
 
 
 @dataclass(frozen=True)
