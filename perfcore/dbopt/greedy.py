@@ -5,7 +5,7 @@ approach it stands for: one single-column candidate for every indexable
 column a statement filters, joins, groups or sorts on (no composites, no
 floor for small tables, no ranking, no cap), all built at once, and every
 one kept that some statement's plan uses with an estimated cost at least
-``min_savings_pct`` lower.  No measurement, no pruning.
+``min_savings_pct`` lower.  No measurement, no pruning, no forward selection.
 """
 
 from __future__ import annotations
@@ -60,5 +60,5 @@ def greedy(
     return what_if(
         session, flavour, catalog, single_columns(analysed, catalog), analysed,
         min_savings_pct=min_savings_pct, top=10**6, lock_wait_timeout_s=lock_wait_timeout_s,
-        prune_cost_factor=1.0,
+        prune_cost_factor=1.0, forward_selection=False,
     )  # fmt: skip

@@ -125,8 +125,13 @@ def what_if(
     lock_wait_timeout_s: int,
     prune_cost_factor: float = 1.0,
     before: dict[str, Plan] | None = None,
+    forward_selection: bool = True,
 ) -> WhatIf:
     """Build, plan, judge, and drop everything except the chosen candidates.
+
+    The choice is by forward selection on MariaDB 10.6+ (unless
+    ``forward_selection`` is off, as for the greedy baseline), else the top
+    ``top`` by their all-at-once saving.
 
     Then prune: a chosen index whose statements keep their savings (and stay
     within ``prune_cost_factor`` of their planned cost) when the planner cannot
@@ -150,7 +155,7 @@ def what_if(
         for verdict in verdicts:
             if verdict.candidate.name in failures:
                 verdict.accepted, verdict.reason = False, failures[verdict.candidate.name]
-        if flavour.name == "mariadb" and flavour.version >= (10, 6):
+        if forward_selection and flavour.name == "mariadb" and flavour.version >= (10, 6):
             chosen = _forward(session, catalog, present, verdicts, analysed, before, top,
                               min_savings_pct)  # fmt: skip
         else:  # MySQL cannot hide an index without dropping it: rank the all-at-once savings
