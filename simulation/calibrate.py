@@ -25,7 +25,7 @@ from typing import Any
 
 from perfcore.errors import BadInput
 from perfcore.platform import PLATFORM
-from simulation.calibrate_core import Fitted, background_share, core_fit
+from simulation.calibrate_core import Fitted, background_share, core_fit, handoff_fit
 from simulation.measured import ENDPOINT_CLASS, Histogram, ServerDelta
 from simulation.scenario import Scenario
 
@@ -35,9 +35,16 @@ MIN_CPU_MS = 0.05  # the schema wants cpu_ms > 0; a fit below this is measuremen
 
 
 def fit(
-    delta: ServerDelta, scenario: Scenario, min_requests: int = 30
+    delta: ServerDelta,
+    scenario: Scenario,
+    min_requests: int = 30,
+    capacity_req_s: float | None = None,
 ) -> tuple[list[Fitted], list[str]]:
-    """(fitted values, names of what could not be fitted and why)."""
+    """(fitted values, names of what could not be fitted and why).
+
+    ``capacity_req_s``: the deployment's measured capacity (a ramp's), for
+    ``api.handoff_ms``.
+    """
     fitted: list[Fitted] = []
     skipped: list[str] = []
     get = delta.l2.get("get")
@@ -108,6 +115,12 @@ def fit(
             fitted.append(Fitted(f"{path}.miss_cpu_ms", more, m, "the misses' median beyond"
                                  " the hits' CPU, two round trips and the query"))  # fmt: skip
     fitted += core_fit(delta, scenario, handlers, db_ms)
+    if capacity_req_s is not None:
+        handoff = handoff_fit(delta, scenario, capacity_req_s)
+        if handoff is None:
+            skipped.append("infrastructure.api.handoff_ms: the run recorded no CPU time")
+        else:
+            fitted.append(handoff)
     return fitted, skipped
 
 

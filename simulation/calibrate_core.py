@@ -12,6 +12,10 @@ the run), the core's time is the truth for three scenario fields:
   their time;
 * ``infrastructure.api.shared_core_ms``: what remains, per request (the
   server's protocol work, Redis).
+
+Given the deployment's capacity measured by a ramp (``--capacity``), the
+core's time per request beyond its CPU is a fourth:
+``infrastructure.api.handoff_ms`` (:func:`handoff_fit`).
 """
 
 from __future__ import annotations
@@ -103,3 +107,39 @@ def core_fit(
         )
     )
     return out
+
+
+def handoff_fit(delta: ServerDelta, scenario: Scenario, capacity_req_s: float) -> Fitted | None:
+    """``api.handoff_ms``: the core's time per request at capacity less the CPU it measured.
+
+    A deployment that saturates with its core partly idle holds the core
+    without computing: the GIL handed between the event loop and the query
+    threads, switches between processes pinned to one core. Saturation means
+    the core (less its background share) is used up at ``capacity_req_s``, so
+    a request holds it ``cores x (1 - background) / capacity`` seconds, of which
+    the run's CPU per request is work. None when the CPU accounts for all of it
+    or is unknown.
+    """
+    counted = sum(h.count for h in delta.routes.values())
+    if counted <= 0 or capacity_req_s <= 0:
+        return None
+    api = scenario.infrastructure.api
+    if pinned_with_server(delta, scenario) and delta.stack_cpu_s:
+        cores = delta.stack_cpus or 1
+        share = background_share(delta, scenario)
+        busy_s = sum(delta.stack_cpu_s.values()) - share * cores * (delta.stack_wall_s or 0.0)
+        what = "the stack's CPU"
+    elif delta.cpu_s is not None:
+        cores, share, busy_s = scenario.service.workers * api.cpus_per_replica, 0.0, delta.cpu_s
+        what = "the server processes' CPU"
+    else:
+        return None
+    held_ms = cores * (1.0 - share) * 1000.0 / capacity_req_s
+    cpu_ms = max(busy_s, 0.0) * 1000.0 / counted
+    return Fitted(
+        "infrastructure.api.handoff_ms",
+        max(held_ms - cpu_ms, 0.0),
+        int(counted),
+        f"{cores} core(s) x (1 - {share:.3f}) / {capacity_req_s:g} req/s = {held_ms:.2f} ms per"
+        f" request at capacity, of which {what} {cpu_ms:.2f} ms",
+    )

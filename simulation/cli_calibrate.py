@@ -40,9 +40,22 @@ from perfcore.cli_options import json_option
     show_default=True,
     help="fit a class or query only from at least this many observations",
 )
+@click.option(
+    "--capacity",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="REQ_S",
+    help="the deployment's capacity measured by a ramp: the core's time per request beyond"
+    " the run's CPU becomes api.handoff_ms",
+)
 @json_option
 def calibrate(
-    measured: Path, out: Path, scenario_path: Path | None, min_requests: int, as_json: bool
+    measured: Path,
+    out: Path,
+    scenario_path: Path | None,
+    min_requests: int,
+    capacity: float | None,
+    as_json: bool,
 ) -> None:
     """Fit per-class CPU, per-query DB time, L2 round trip and CPU spread from MEASURED."""
     from perfcore.errors import BadInput
@@ -53,7 +66,7 @@ def calibrate(
     if not measured.is_dir():
         raise BadInput(f"MEASURED_DIR: {measured} is not a directory")
     scenario = load_scenario(scenario_path)
-    fitted, skipped = fit(read_server(measured), scenario, min_requests)
+    fitted, skipped = fit(read_server(measured), scenario, min_requests, capacity)
     data = overlay(fitted)
     out.parent.mkdir(parents=True, exist_ok=True)
     header = f"# perfcore calibrate {measured}: fitted from the server's /metrics\n"

@@ -352,6 +352,15 @@ class ApiSpec(Section):
         " and driver work outside the handler): it holds a core after the request's CPU burst,"
         " delaying later requests, not this one. 0: the cores run only the handlers",
     )
+    handoff_ms: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_MS,
+        description="time per request the replica's core is held without computing (the GIL"
+        " handed between the event loop and the query threads, switches between processes"
+        " pinned to one core): like shared_core_ms it delays the requests behind, but it is"
+        " not CPU. 'perfcore calibrate --capacity' fits it. 0: none",
+    )
     background_core: float = Field(
         0.0,
         ge=0,

@@ -174,13 +174,17 @@ SIZES = {"global": 1, "event": 40, "attendee": 2000, "session": 160}
 
 
 def _mm1(
-    shared_ms: float, rate: float = 10.0, n: int = 40_000, background: float = 0.0
+    shared_ms: float,
+    rate: float = 10.0,
+    n: int = 40_000,
+    background: float = 0.0,
+    handoff: float = 0.0,
 ) -> Replayed:
     # export_report: no query, uncached; 1 CPU, exponential 40 ms.
     sc = Scenario.model_validate({"infrastructure": {
         "request_classes": {"export_report": {"cpu_ms": 40.0}},
         "api": {"slots_per_replica": 1000, "cpus_per_replica": 1, "shared_core_ms": shared_ms,
-                "background_core": background}}})  # fmt: skip
+                "background_core": background, "handoff_ms": handoff}}})  # fmt: skip
     rng = np.random.default_rng(5)
     times = np.cumsum(rng.exponential(1 / rate, n))
     cid = REQUEST_CLASSES.index("export_report")
@@ -250,6 +254,26 @@ def test_queries_take_the_stack_cpu_beyond_the_handlers_first(tmp_path: Path) ->
     assert not paths & {"infrastructure.api.shared_core_ms", "infrastructure.db.core_share"}
 
 
+def test_a_capacity_below_the_cpu_bound_becomes_handoff_time(tmp_path: Path) -> None:
+    _metrics(tmp_path, n=200, misses=50)
+    _stack_cpu(tmp_path, {"serve": 0.6, "mariadb": 0.2}, [1])  # 4 ms of CPU per request
+    fitted = {f.path: f.value for f in fit(read_server(tmp_path), Scenario(), 30, 125.0)[0]}
+    # Saturated at 125 req/s: the core is held 8 ms per request, 4 of them computing.
+    assert fitted["infrastructure.api.handoff_ms"] == pytest.approx(4.0)
+    # At or above the CPU bound nothing is held beyond the CPU.
+    fitted = {f.path: f.value for f in fit(read_server(tmp_path), Scenario(), 30, 300.0)[0]}
+    assert fitted["infrastructure.api.handoff_ms"] == 0.0
+    assert "infrastructure.api.handoff_ms" not in {
+        f.path for f in fit(read_server(tmp_path), Scenario(), 30)[0]
+    }
+
+
+def test_handoff_time_holds_the_core_like_shared_work() -> None:
+    # Held after the burst, the hand-off queues the requests behind exactly as shared work.
+    held = _mm1(0.0, handoff=20.0).latency_ms.mean()
+    assert float(held) == pytest.approx(float(_mm1(20.0).latency_ms.mean()), rel=1e-9)
+
+
 def test_a_check_in_on_the_last_event_replays_within_the_session_keys() -> None:
     # The seed has 4 sessions per event (160 keys); a check-in marks its event's block stale.
     n = 2_000
@@ -293,6 +317,22 @@ def test_queries_on_the_core_queue_there() -> None:
     beside, on_core = beside.latency_ms.mean(), on_core.latency_ms.mean()
     assert float(beside) == pytest.approx(40.0, rel=0.05)
     assert float(on_core) == pytest.approx(1000 / (1 / 0.040 - 10), rel=0.08)
+
+
+def test_the_servers_timer_sees_the_waits_after_its_first_step() -> None:
+    # An uncached page with a query takes two steps on the event loop (the start, and
+    # the resumption when the query returns), so the server's timer sees half of the
+    # wait for the core: M/M/1 at rho 0.4, exp 40 ms bursts, a query of 1 us.
+    infra: dict[str, object] = {
+        "cache": {"enabled": False},
+        "request_classes": {"event_detail": {"cpu_ms": 40.0}},
+        "api": {"slots_per_replica": 1000, "cpus_per_replica": 1},
+        "db": {"queries": {"event_by_id": {"with_index_ms": 0.001, "without_index_ms": 0.001}}},
+    }
+    rep = _detail_reads(infra, 40_000, 10.0)
+    wait = 1000 / (1 / 0.040 - 10) - 40.0
+    assert float(rep.latency_ms.mean()) == pytest.approx(40.0 + wait, rel=0.08)
+    assert float(rep.handler_ms.mean()) == pytest.approx(40.0 + wait / 2, rel=0.08)
 
 
 def test_a_miss_pays_its_extra_cpu_and_a_hit_does_not() -> None:
