@@ -419,7 +419,8 @@ class DbOptConfig(Section):
         ge=0,
         le=100,
         description="when measuring, drop an index that saves less than this share of the"
-        " measured workload time, so its slot goes to the next candidate",
+        " workload's measured time with the chosen indexes, so its slot goes to the next"
+        " candidate",
     )
 
 

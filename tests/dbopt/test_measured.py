@@ -58,9 +58,18 @@ def test_an_index_must_earn_its_slot() -> None:
     before: Latencies = {"a": 100.0, "b": 10.0}
     after: Latencies = {"a": 1.0, "b": 9.9}
     rules = Rules(1.25, {"a": 1.0, "b": 5.0}, min_gain_share=0.01)
-    # 'big' saves 99 ms of 150; 'tiny' saves 5 x 0.1 = 0.5 ms, under 1 % (1.5 ms).
+    # With both: 1 + 5 x 9.9 = 50.5 ms; 'tiny' saves 5 x 0.1 = 0.5 ms, under 1 % of it.
     assert weak({"big": {"a"}, "tiny": {"b"}}, before, after, rules) == {"tiny": pytest.approx(0.5)}
     assert weak({"big": {"a"}, "tiny": {"b"}}, before, after, Rules(1.25, {})) == {}
+
+
+def test_the_share_is_of_the_workload_with_the_indexes() -> None:
+    # Unindexed 1,000 + 10 x 5 ms; indexed 10 + 10 x 0.1 ms. The lookup index saves 49 ms:
+    # 4.7 % of the unindexed 1,050 ms would pass a 5 % floor only against what remains (11 ms).
+    before: Latencies = {"scan": 1000.0, "lookup": 5.0}
+    after: Latencies = {"scan": 10.0, "lookup": 0.1}
+    rules = Rules(1.25, {"scan": 1.0, "lookup": 10.0}, min_gain_share=0.05)
+    assert weak({"scan_index": {"scan"}, "lookup_index": {"lookup"}}, before, after, rules) == {}
 
 
 def test_a_regressing_composite_hands_its_slot_to_its_leading_column() -> None:
