@@ -174,7 +174,7 @@ def _verify(
     """
     if not latency_before or not result.built:
         return {}
-    ranked = [v for v in result.ranked if not v.reason.startswith("redundant")]
+    ranked = result.ranked  # accepted and not redundant, chosen first
     by_name = {v.candidate.name: v for v in ranked}
     fallbacks = _fallbacks(ranked, catalog, by_name)
     present = {c.name: c for c in result.built}
@@ -198,7 +198,7 @@ def _verify(
 
     def paired(fingerprint: str, names: list[str]) -> tuple[float | None, float | None] | None:
         """With and without ``names`` (IGNORED in between), interleaved; medians."""
-        if flavour.name != "mariadb" or flavour.version < (10, 6):
+        if not flavour.has_ignored_indexes:
             return None
         runs: tuple[list[float | None], list[float | None]] = ([], [])
         try:

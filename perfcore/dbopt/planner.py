@@ -37,6 +37,11 @@ class Flavour:
     def has_invisible_indexes(self) -> bool:
         return self.name == "mysql" and self.version >= (8, 0)
 
+    @property
+    def has_ignored_indexes(self) -> bool:
+        """MariaDB 10.6+ hides an index from the planner without dropping it (``IGNORED``)."""
+        return self.name == "mariadb" and self.version >= (10, 6)
+
 
 def detect_flavour(session: Session) -> Flavour:
     version = str(session.scalar("SELECT VERSION()"))

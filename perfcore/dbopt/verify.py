@@ -155,7 +155,7 @@ def what_if(
         for verdict in verdicts:
             if verdict.candidate.name in failures:
                 verdict.accepted, verdict.reason = False, failures[verdict.candidate.name]
-        if forward_selection and flavour.name == "mariadb" and flavour.version >= (10, 6):
+        if forward_selection and flavour.has_ignored_indexes:
             chosen = _forward(session, catalog, present, verdicts, analysed, before, top,
                               min_savings_pct)  # fmt: skip
         else:  # MySQL cannot hide an index without dropping it: rank the all-at-once savings
@@ -263,7 +263,7 @@ def _redundant(
     ]
     if not served:
         return True
-    if flavour.name == "mariadb" and flavour.version >= (10, 6):
+    if flavour.has_ignored_indexes:
         session.run(ignored_sql(catalog, candidate, ignored=True))
         trial = plan_all(session, served)
         session.run(ignored_sql(catalog, candidate, ignored=False))
