@@ -221,12 +221,24 @@ class RequestPath:
         )
         db_core = self.db_core
 
-        def on_core(conn: float, hold: float, ds: float) -> tuple[float, float]:
-            """A query's CPU part waits for the core (after its own work): (core free, done)."""
-            hold = (hold if hold > conn else conn) + ds * db_core
-            return hold, hold + ds * (1.0 - db_core)
-
         replace = heapq.heapreplace
+
+        def query(ready: float, hold: float, ds: float) -> tuple[float, float]:
+            """A query from ``ready`` on: (core busy until, done).
+
+            It takes the earliest-free connection; its CPU part (``db_core``) then
+            waits for the core, after the request's own work there.
+            """
+            g = db[0]
+            g = g if g > ready else ready
+            if db_core:
+                hold = (hold if hold > g else g) + ds * db_core
+                done = hold + ds * (1.0 - db_core)
+            else:
+                done = g + ds
+            replace(db, done)
+            return hold, done
+
         refresh, l1_exp, trim = xfetch_should_refresh, l1_expiry, trim_l1
         starts: list[float] = []
         ends: list[float] = []
@@ -294,13 +306,7 @@ class RequestPath:
                             steps = 4  # L2 get, the query, L2 set, the response
                             q = now + rtt
                             if ds > 0.0:
-                                g = db[0]
-                                g = g if g > q else q  # a connection
-                                if db_core:
-                                    hold, done = on_core(g, hold, ds)
-                                else:
-                                    done = g + ds
-                                replace(db, done)
+                                hold, done = query(q, hold, ds)
                             else:
                                 done = q
                             fetch[gk] = done - q
@@ -317,13 +323,7 @@ class RequestPath:
                 level = UNCACHED
                 steps = (2 if ds > 0.0 else 1) + len(invalidates[c])
                 if ds > 0.0:
-                    g = db[0]
-                    g = g if g > now else now
-                    if db_core:
-                        hold, end = on_core(g, hold, ds)
-                    else:
-                        end = g + ds
-                    replace(db, end)
+                    hold, end = query(now, hold, ds)
                 else:
                     end = now
                 for inv_off, by_event in invalidates[c]:
