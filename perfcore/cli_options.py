@@ -55,11 +55,16 @@ out_option = click.option(
 )
 
 
+def count_option(name: str, default: int, what: str, high: int = 100) -> Callable[[F], F]:
+    """``NAME N``: a count from 1 to ``high`` (seeds, leaders, processes)."""
+    return click.option(
+        name, type=click.IntRange(1, high), default=default, show_default=True, help=what
+    )
+
+
 def jobs_option(what: str) -> Callable[[F], F]:
     """``--jobs N``: local worker processes (1..256) for long simulation work."""
-    return click.option(
-        "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help=what
-    )
+    return count_option("--jobs", 1, what, high=256)
 
 
 config_option = click.option(

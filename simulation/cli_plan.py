@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from perfcore.cli_options import jobs_option, json_option, json_text, set_option
+from perfcore.cli_options import count_option, jobs_option, json_option, json_text, set_option
 from simulation.scenario import load_scenario
 
 
@@ -22,13 +22,7 @@ from simulation.scenario import load_scenario
     "--events", type=int, default=None, help="events of the day (default: the scenario's)"
 )
 @click.option("--slo-p95-ms", type=float, required=True, help="a minute with a higher p95 violates")
-@click.option(
-    "--seeds",
-    type=click.IntRange(1, 100),
-    default=2,
-    show_default=True,
-    help="seeds the answer must hold on",
-)
+@count_option("--seeds", 2, "seeds the answer must hold on")
 @jobs_option("local processes simulating the seeds side by side")
 @set_option
 @json_option

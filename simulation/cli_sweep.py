@@ -12,7 +12,15 @@ from pathlib import Path
 
 import click
 
-from perfcore.cli_options import jobs_option, json_option, json_text, out_option, set_option
+from perfcore.cli_options import (
+    count_option,
+    jobs_option,
+    json_option,
+    json_text,
+    out_option,
+    set_option,
+)
+from simulation.cli_study import study_options
 from simulation.scenario import load_scenario
 
 
@@ -26,21 +34,9 @@ from simulation.scenario import load_scenario
     metavar="PATH=V1,V2,...",
     help="a config field and its values (YAML), any field --set reaches; repeatable: the product",
 )
-@click.option(
-    "--seeds",
-    type=click.IntRange(1, 100),
-    default=3,
-    show_default=True,
-    help="seeds every point runs on (the same for all)",
-)
+@count_option("--seeds", 3, "seeds every point runs on (the same for all)")
 @jobs_option("local processes running grid points")
-@click.option(
-    "--storage",
-    default=None,
-    metavar="URL",
-    help="Optuna storage shared by sweep processes: sqlite:///f.db, mysql+pymysql://..., journal:FILE",
-)
-@click.option("--study", "study_name", default="perfcore-sweep", show_default=True)
+@study_options("sweep", "perfcore-sweep")
 @set_option
 @out_option
 @json_option

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import click
 
-from perfcore.cli_options import jobs_option, json_option, json_text, out_option, set_option
+from perfcore.cli_options import (
+    count_option,
+    jobs_option,
+    json_option,
+    json_text,
+    out_option,
+    set_option,
+)
+from simulation.cli_study import study_options
 from simulation.scenario import load_scenario
 from simulation.tune_space import DEFAULT_PARAMS, Param
 
@@ -33,27 +41,9 @@ from simulation.tune_space import DEFAULT_PARAMS, Param
     metavar="PATH=LOW:HIGH[:log|:int]",
     help="a config field to search, any field --set reaches (repeatable; replaces the default)",
 )
-@click.option(
-    "--seeds",
-    type=click.IntRange(1, 100),
-    default=3,
-    show_default=True,
-    help="seeds per trial (the same for all)",
-)
-@click.option(
-    "--confirm-seeds",
-    type=click.IntRange(1, 100),
-    default=3,
-    show_default=True,
-    help="fresh seeds for the confirmation",
-)
-@click.option(
-    "--leaders",
-    type=click.IntRange(1, 100),
-    default=3,
-    show_default=True,
-    help="screened trials promoted to the full day",
-)
+@count_option("--seeds", 3, "seeds per trial (the same for all)")
+@count_option("--confirm-seeds", 3, "fresh seeds for the confirmation")
+@count_option("--leaders", 3, "screened trials promoted to the full day")
 @click.option(
     "--screen/--no-screen",
     default=True,
@@ -61,15 +51,7 @@ from simulation.tune_space import DEFAULT_PARAMS, Param
     help="screen trials on the busiest hour (else every trial runs the full horizon)",
 )
 @jobs_option("local processes running trials")
-@click.option(
-    "--storage",
-    default=None,
-    metavar="URL",
-    help="Optuna storage shared by tune processes: sqlite:///f.db, mysql+pymysql://..., journal:FILE",
-)
-@click.option(
-    "--study", "study_name", default="perfcore-tune", show_default=True, help="study name"
-)
+@study_options("tune", "perfcore-tune")
 @click.option("--seed", type=int, default=0, show_default=True, help="sampler seed")
 @set_option
 @out_option
