@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from perfcore.cli import main
 from perfcore.config import validate_model
 from perfcore.platform import PLATFORM
 from simulation.scenario import Scenario
@@ -70,3 +73,16 @@ def priority_scenario(
         },
     )
     return validate_model(Scenario, data)
+
+
+def one_line_error(
+    argv: list[str], code: int, capsys: pytest.CaptureFixture[str]
+) -> tuple[str, str]:
+    """Run ``perfcore ARGV``: it exits ``code`` with one line on stderr; (that line, stdout)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == code, argv
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    return lines[0], captured.out

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from perfcore.cli import main
 from simulation.plan import plan, smallest_holding
 from simulation.scenario import load_scenario
 from simulation.tune import evaluate
 from simulation.tune_space import with_sets
+
+from .helpers import one_line_error
 
 # Twenty small events plus a 15-minute crowd on their pages that arrives in a minute:
 # one pod is not enough, and pods take 45 s to start.
@@ -79,13 +80,8 @@ def test_cli_json_and_impossible_inputs(day: Path, capsys: pytest.CaptureFixture
         argv = ["plan", str(day), "--seeds", "1", *args]
         if "--slo-p95-ms" not in args:
             argv += ["--slo-p95-ms", "250"]
-        with pytest.raises(SystemExit) as exit_info:
-            main(argv)
-        assert exit_info.value.code == 2, args
-        captured = capsys.readouterr()
-        assert captured.out == ""
-        lines = captured.err.strip().splitlines()
-        assert len(lines) == 1 and field in lines[0], captured.err
+        line, out = one_line_error(argv, 2, capsys)
+        assert out == "" and field in line, line
 
 
 @pytest.mark.parametrize("threshold", [1, 2, 3, 7, 8, 50, 200])
