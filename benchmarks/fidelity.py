@@ -39,6 +39,8 @@ import httpx
 from fidelity_procs import Pinning
 
 from perfcore.stack import free_port
+from simulation.calibrate import format_fit
+from simulation.calibrate_core import Fitted
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIO = REPO / "benchmarks" / "scenarios" / "fidelity.yaml"
@@ -143,8 +145,10 @@ def calibrate(measured: Path, out: Path, capacity: float | None = None) -> dict[
     result = run(*args, "--json")
     if result.returncode != 0:
         raise SystemExit(f"calibrate failed: {result.stderr}")
-    print(run(*args).stdout)
-    return {row["path"]: row["value"] for row in json.loads(result.stdout)["fitted"]}
+    report = json.loads(result.stdout)
+    fitted = [Fitted(r["path"], r["value"], r["count"], r["data"]) for r in report["fitted"]]
+    print(format_fit(fitted, report["not_fitted"]))  # the table 'perfcore calibrate' prints
+    return {f.path: f.value for f in fitted}
 
 
 def validate(measured: Path, calibration: Path, out: Path) -> dict[str, Any]:
