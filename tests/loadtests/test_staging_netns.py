@@ -5,8 +5,8 @@ The test creates a namespace and a veth pair (``ip netns``, as root), runs
 ``perfcore loadtest`` refuses that host until it is allowed, then sends the
 scenario's load to it, and never follows a redirect off the allow-list. The
 traffic stays on this machine (a veth pair between two namespaces).
-Where namespaces cannot be created it skips with the reason -- except under
-CI=true as root, where it must run.
+Where namespaces cannot be created it skips with the reason, and under CI it
+fails (``perfcore.testing.require_service``, the one place that decides).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from perfcore.testing import require_service
 
 HERE = Path(__file__).resolve().parent
 PERFCORE = [sys.executable, "-m", "perfcore"]
@@ -58,11 +60,8 @@ def _cannot_run() -> str | None:
 def staging(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """(address, request log) of a server in a fresh namespace, reachable over a veth pair."""
     reason = _cannot_run()
-    in_ci_as_root = os.environ.get("CI", "").lower() == "true" and os.geteuid() == 0
     if reason is not None:
-        if in_ci_as_root:  # CI as root can make namespaces: missing tools are a failure
-            pytest.fail(reason)
-        pytest.skip(reason)
+        require_service(reason)  # fails under CI, skips elsewhere
     tag = uuid.uuid4().hex[:6]
     ns, host_if, ns_if = f"pcstg{tag}", f"pch{tag}", f"pcn{tag}"
     octet = int(tag[:2], 16) % 200 + 20
@@ -70,9 +69,7 @@ def staging(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     try:
         _ip("netns", "add", ns)
     except subprocess.CalledProcessError as exc:
-        if in_ci_as_root:
-            raise
-        pytest.skip(f"cannot create a network namespace here: {exc.stderr.decode().strip()}")
+        require_service(f"cannot create a network namespace here: {exc.stderr.decode().strip()}")
     server = None
     count = tmp_path / "requests.log"
     count.touch()
