@@ -435,6 +435,13 @@ class ServiceConfig(Section):
     db_max_overflow: int = Field(
         10, ge=0, description="connections opened beyond the pool under load, closed after use"
     )
+    gil_switch_ms: float = Field(
+        5.0,
+        gt=0,
+        le=100,
+        description="sys.setswitchinterval of each process: how long a database thread waits"
+        " for the busy event loop to hand over the GIL (CPython's default: 5 ms)",
+    )
 
     auth_secret: SecretStr | None = Field(
         None, description="HMAC key of the bearer tokens; None: read (or create) auth_secret_file"

@@ -26,6 +26,7 @@ from typing import Any
 from perfcore.errors import BadInput
 from perfcore.platform import PLATFORM
 from simulation.calibrate_core import Fitted, background_share, core_fit, handoff_fit
+from simulation.calibrate_shape import shape_fit
 from simulation.measured import ENDPOINT_CLASS, Histogram, ServerDelta
 from simulation.scenario import Scenario
 
@@ -45,7 +46,7 @@ def fit(
     ``capacity_req_s``: the deployment's measured capacity (a ramp's), for
     ``api.handoff_ms``.
     """
-    fitted: list[Fitted] = []
+    fitted, cpu_shape, db_shape = shape_fit(delta, min_requests)
     skipped: list[str] = []
     get = delta.l2.get("get")
     rtt_s = scenario.infrastructure.cache.l2_rtt_ms / 1000
@@ -71,9 +72,11 @@ def fit(
         fitted.append(
             Fitted(
                 f"infrastructure.db.queries.{name}.with_index_ms",
-                db_ms[name],
+                db_ms[name] * db_shape.mean_per_median,
                 int(h.count),
-                f"median call; mean {h.mean * 1000:.2f} p95 {h.quantile(0.95) * 1000:.2f} ms",
+                f"median call {db_ms[name]:.2f} ms (the model's mean: x"
+                f" {db_shape.mean_per_median:.3f}); mean {h.mean * 1000:.2f},"
+                f" p95 {h.quantile(0.95) * 1000:.2f} ms",
             )
         )
     shares: dict[str, tuple[float, float, int, int, str]] = {}
@@ -90,10 +93,12 @@ def fit(
         )
     # The process's own CPU seconds are the truth for CPU: the classes' times are scaled
     # down to it (contention from other processes on the machine inflates time, not CPU).
+    # The shares are medians; the model's fields are means of the fitted distribution.
+    to_mean = cpu_shape.mean_per_median
     scale = 1.0
     counted = sum(delta_h.count for delta_h in delta.routes.values())
     if delta.cpu_s is not None and delta.cpu_s > 0:
-        claimed = sum(cpu * n + more * m for cpu, more, n, m, _ in shares.values()) / 1000
+        claimed = to_mean * sum(c * n + more * m for c, more, n, m, _ in shares.values()) / 1000
         scale = min(delta.cpu_s / claimed, 1.0) if claimed > 0 else 1.0
         fitted.append(
             Fitted(
@@ -106,15 +111,16 @@ def fit(
     unstretch = 1.0 - background_share(delta, scenario)
     handlers: dict[str, tuple[float, float, int, int]] = {}
     for name, (cpu, more, n, m, detail) in shares.items():
-        cpu = max(cpu * scale * unstretch, MIN_CPU_MS)
-        more *= scale * unstretch
+        cpu = max(cpu * to_mean * scale * unstretch, MIN_CPU_MS)
+        more *= to_mean * scale * unstretch
         handlers[name] = (cpu, more, n, m)
         path = f"infrastructure.request_classes.{name}"
         fitted.append(Fitted(f"{path}.cpu_ms", cpu, n, detail))
         if more > 0:
             fitted.append(Fitted(f"{path}.miss_cpu_ms", more, m, "the misses' median beyond"
                                  " the hits' CPU, two round trips and the query"))  # fmt: skip
-    fitted += core_fit(delta, scenario, handlers, db_ms)
+    db_means = {q: ms * db_shape.mean_per_median for q, ms in db_ms.items()}
+    fitted += core_fit(delta, scenario, handlers, db_means)
     if capacity_req_s is not None:
         handoff = handoff_fit(delta, scenario, capacity_req_s)
         if handoff is None:
@@ -188,12 +194,16 @@ def overlay(fitted: list[Fitted]) -> dict[str, Any]:
         node = root
         for key in parents:
             node = node.setdefault(key, {})
-        node[leaf] = round(f.value, 4)
+        node[leaf] = f.value if isinstance(f.value, str) else round(f.value, 4)
     return root
 
 
 def format_fit(fitted: list[Fitted], skipped: list[str]) -> str:
     lines = [f"{'parameter':<58}{'value':>10}{'n':>8}  data"]
-    lines += [f"{f.path:<58}{f.value:>10.3f}{f.count:>8}  {f.detail}" for f in fitted]
+    lines += [f"{f.path:<58}{_shown(f.value):>10}{f.count:>8}  {f.detail}" for f in fitted]
     lines += [f"not fitted: {s}" for s in skipped]
     return "\n".join(lines)
+
+
+def _shown(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:.3f}"

@@ -32,7 +32,7 @@ class Fitted:
     """One fitted value with the data behind it."""
 
     path: str  # dotted scenario path
-    value: float
+    value: float | str  # a str names a choice (a distribution)
     count: int
     detail: str  # how it was derived, with the spread
 

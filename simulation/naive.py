@@ -96,12 +96,12 @@ class NaiveModel:
         )
 
     def _source(self) -> Generator[simpy.Event, None, None]:
-        env, horizon, api = self.env, self.scenario.horizon_s, self.scenario.infrastructure.api
+        env, horizon = self.env, self.scenario.horizon_s
         t0 = 0.0
         while t0 < horizon:
             t1 = min(t0 + CHUNK_S, horizon)
             a = self.workload.chunk(t0, t1)
-            cpu, dbs, lb, u = self.path.draw(a.cls, self.rng_service, api.service, api.service_cv)
+            cpu, dbs, lb, u = self.path.draw(a.cls, self.rng_service)
             for row in zip(
                 a.time.tolist(),
                 a.cls.tolist(),

@@ -315,6 +315,10 @@ class DatabaseSpec(Section):
         " its connection. 0: queries run beside the core",
     )
     indexed: bool = Field(True, description="service times with (True) or without indexes")
+    service: ServiceDist = Field("exponential", description="query time distribution")
+    service_cv: float = Field(
+        1.0, gt=0, le=100, description="coefficient of variation for lognormal"
+    )
     queries: Annotated[dict[QueryName, QuerySpec], _with_defaults(_default_queries)] = Field(
         default_factory=_default_queries
     )

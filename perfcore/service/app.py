@@ -13,6 +13,7 @@ database calls are synchronous SQLAlchemy run in Starlette's thread pool.
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -251,6 +252,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A query's driver work runs on a worker thread; each time it needs the GIL
+        # while the loop computes, it waits up to this interval (see docs/fidelity.md).
+        sys.setswitchinterval(pool.gil_switch_ms / 1000.0)
         engine = connect(
             database_url, pool_size=pool.db_pool_size, max_overflow=pool.db_max_overflow
         )

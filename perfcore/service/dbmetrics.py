@@ -20,6 +20,8 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Engine, event
 from sqlalchemy.pool import QueuePool
 
+from perfcore.service.metrics import LATENCY_BUCKETS
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -33,10 +35,6 @@ QUERY_CLASS = {
     "check_in": "insert_checkin",
     "dashboard": "dashboard_stats",
 }
-DB_BUCKETS = (
-    0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075,
-    0.1, 0.25, 0.5, 1.0, 2.5,
-)  # fmt: skip
 
 
 class DbMetrics:
@@ -48,7 +46,7 @@ class DbMetrics:
             "perfcore_db_query_duration_seconds",
             "Database call time on a worker thread (checkout, driver, statements)",
             ["query"],
-            buckets=DB_BUCKETS,
+            buckets=LATENCY_BUCKETS,
             registry=registry,
         )
         self.connects = Counter(

@@ -13,22 +13,7 @@ from prometheus_client import CollectorRegistry, Histogram
 
 from perfcore.cache.backend import RedisBackend
 from perfcore.config import CacheConfig
-
-L2_BUCKETS = (
-    0.0001,
-    0.0002,
-    0.0003,
-    0.0005,
-    0.00075,
-    0.001,
-    0.0015,
-    0.002,
-    0.003,
-    0.005,
-    0.01,
-    0.025,
-    0.1,
-)
+from perfcore.service.metrics import LATENCY_BUCKETS
 
 
 class TimedRedisBackend(RedisBackend):
@@ -64,7 +49,7 @@ def l2_histogram(registry: CollectorRegistry) -> Histogram:
         "perfcore_cache_l2_duration_seconds",
         "Cache Redis command time seen by the service",
         ["op"],
-        buckets=L2_BUCKETS,
+        buckets=LATENCY_BUCKETS,
         registry=registry,
     )
 

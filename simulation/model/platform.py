@@ -149,8 +149,7 @@ class Platform:
     def _load(self, t0: float, t1: float) -> _Chunk:
         """The arrivals of [t0, t1) with their service-time draws, as arrays and as lists."""
         a = self.workload.chunk(t0, t1)
-        api = self.scenario.infrastructure.api
-        cpu, dbs, lb, u = self.path.draw(a.cls, self.rng_service, api.service, api.service_cv)
+        cpu, dbs, lb, u = self.path.draw(a.cls, self.rng_service)
         return _Chunk(
             a, cpu, dbs, [col.tolist() for col in (a.time, a.cls, a.event, a.key, cpu, dbs, lb, u)]
         )

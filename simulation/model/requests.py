@@ -171,6 +171,12 @@ class RequestPath:
         self.rtt_s = c.l2_rtt_ms / 1000.0
         self.beta = scenario.cache.xfetch_beta
         self.db_core = scenario.infrastructure.db.core_share
+        spec_db = scenario.infrastructure.db
+        self.cpu_dist = (
+            scenario.infrastructure.api.service,
+            scenario.infrastructure.api.service_cv,
+        )
+        self.db_dist = (spec_db.service, spec_db.service_cv)
         spec = scenario.infrastructure.api
         self.shared_s = spec.shared_core_ms / 1000.0 / (1.0 - spec.background_core)
         # The core is held for hand-offs too, but they are not CPU (metrics use shared_s).
@@ -352,19 +358,24 @@ class RequestPath:
         return starts, ends, levels, begins
 
     def draw(
-        self, cls: NDArray[np.int8], rng: np.random.Generator, service: str, cv: float
+        self, cls: NDArray[np.int8], rng: np.random.Generator
     ) -> tuple[NDArray[np.float64], ...]:
         """Service times (CPU and query) and uniforms for a batch, vectorised."""
         n = cls.shape[0]
-        cpu_mean = np.asarray(self.table.cpu_s)[cls]
-        if service == "exponential":
-            cpu = cpu_mean * rng.standard_exponential(n)
-        elif service == "lognormal":
-            sigma2 = math.log1p(cv * cv)
-            cpu = cpu_mean * rng.lognormal(-sigma2 / 2, math.sqrt(sigma2), n)
-        else:
-            cpu = cpu_mean.copy()
-        dbs = np.asarray(self.table.db_s)[cls] * rng.standard_exponential(n)
+        cpu = _times(np.asarray(self.table.cpu_s)[cls], *self.cpu_dist, rng)
+        dbs = _times(np.asarray(self.table.db_s)[cls], *self.db_dist, rng)
         lb = np.asarray(rng.random(size=n), dtype=np.float64)
         u = 1.0 - np.asarray(rng.random(size=n), dtype=np.float64)  # (0, 1]: XFetch takes log(u)
         return cpu, dbs, lb, u
+
+
+def _times(
+    mean: NDArray[np.float64], dist: str, cv: float, rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """Service times with these means, drawn from ``dist`` (``cv``: lognormal's spread)."""
+    if dist == "exponential":
+        return mean * rng.standard_exponential(mean.shape[0])
+    if dist == "lognormal":
+        sigma2 = math.log1p(cv * cv)
+        return mean * rng.lognormal(-sigma2 / 2, math.sqrt(sigma2), mean.shape[0])
+    return mean.copy()

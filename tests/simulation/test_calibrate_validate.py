@@ -13,8 +13,6 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from perfcore.errors import BadInput
-from perfcore.service.dbmetrics import DB_BUCKETS
-from perfcore.service.l2metrics import L2_BUCKETS
 from perfcore.service.metrics import LATENCY_BUCKETS
 from simulation.calibrate import fit, overlay
 from simulation.measured import read_server
@@ -41,9 +39,9 @@ def _metrics(directory: Path, n: int, misses: int) -> None:
     http = Histogram("perfcore_http_request_duration_seconds", "x", ["method", "route"],
                      buckets=LATENCY_BUCKETS, registry=reg)  # fmt: skip
     db = Histogram(
-        "perfcore_db_query_duration_seconds", "x", ["query"], buckets=DB_BUCKETS, registry=reg
+        "perfcore_db_query_duration_seconds", "x", ["query"], buckets=LATENCY_BUCKETS, registry=reg
     )
-    l2 = Histogram("perfcore_cache_l2_duration_seconds", "x", ["op"], buckets=L2_BUCKETS,
+    l2 = Histogram("perfcore_cache_l2_duration_seconds", "x", ["op"], buckets=LATENCY_BUCKETS,
                    registry=reg)  # fmt: skip
     res = Counter("perfcore_route_cache_results", "x", ["route", "result"], registry=reg)
     (directory / "metrics_before.prom").write_bytes(generate_latest(reg))
@@ -61,6 +59,10 @@ def _metrics(directory: Path, n: int, misses: int) -> None:
 # 150 hits, 50 misses: the hits' median is the route's 0.375 quantile (1.25 ms), the
 # misses' its 0.875 quantile (5.75 ms); rtt 0.4 ms, query 2.5 ms (medians).
 HIT_MS, MISS_CPU_MS = 1.25, 5.75 - 1.25 - 2 * 0.4 - 2.5
+# Both spreads are read between the median and the upper quartile (hits and queries alike:
+# uniform in their buckets), and the model's fields are the lognormal's means.
+SIGMA = math.log(1.375 / 1.25) / 0.6745
+TO_MEAN = math.exp(SIGMA**2 / 2)
 
 
 def test_cpu_is_fitted_from_the_hits_and_the_misses_medians(tmp_path: Path) -> None:
@@ -68,18 +70,55 @@ def test_cpu_is_fitted_from_the_hits_and_the_misses_medians(tmp_path: Path) -> N
     fitted, skipped = fit(read_server(tmp_path), Scenario(), min_requests=30)
     values = {f.path: f for f in fitted}
     assert values["infrastructure.cache.l2_rtt_ms"].value == pytest.approx(0.4)
-    assert values["infrastructure.db.queries.event_by_id.with_index_ms"].value == pytest.approx(2.5)
+    query = values["infrastructure.db.queries.event_by_id.with_index_ms"]
+    assert query.value == pytest.approx(2.5 * TO_MEAN)
+    assert values["infrastructure.db.service"].value == "lognormal"
+    assert values["infrastructure.db.service_cv"].value == pytest.approx(
+        math.sqrt(math.expm1(SIGMA**2))
+    )
+    assert values["infrastructure.api.service"].value == "lognormal"
     cpu = values["infrastructure.request_classes.event_detail.cpu_ms"]
-    assert cpu.value == pytest.approx(HIT_MS) and cpu.count == 200
+    assert cpu.value == pytest.approx(HIT_MS * TO_MEAN) and cpu.count == 200
     more = values["infrastructure.request_classes.event_detail.miss_cpu_ms"]
-    assert more.value == pytest.approx(MISS_CPU_MS) and more.count == 50
+    assert more.value == pytest.approx(MISS_CPU_MS * TO_MEAN) and more.count == 50
     assert any("session_by_id" in s for s in skipped)
     (tmp_path / "cal.yaml").write_text(json.dumps(overlay(fitted)))
     calibrated = load_scenario(None, config_path=tmp_path / "cal.yaml")
     infra = calibrated.infrastructure
     assert infra.request_classes["event_detail"].cpu_ms == pytest.approx(cpu.value, abs=1e-3)
+    assert infra.api.service == infra.db.service == "lognormal"
     assert infra.db.queries["event_by_id"].without_index_ms == 25.0  # untouched default kept
     assert infra.request_classes["register"].cpu_ms == 30.0
+
+
+def test_a_lognormal_spread_is_recovered_from_the_histograms(tmp_path: Path) -> None:
+    # L1 hits and queries drawn lognormal with sigma 0.4, observed into the server's buckets.
+    rng = np.random.default_rng(7)
+    reg = CollectorRegistry()
+    http = Histogram("perfcore_http_request_duration_seconds", "x", ["method", "route"],
+                     buckets=LATENCY_BUCKETS, registry=reg)  # fmt: skip
+    db = Histogram(
+        "perfcore_db_query_duration_seconds", "x", ["query"], buckets=LATENCY_BUCKETS, registry=reg
+    )
+    res = Counter("perfcore_route_cache_results", "x", ["route", "result"], registry=reg)
+    lookups = Counter("perfcore_cache_lookups", "x", ["tier", "namespace", "result"], registry=reg)
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "metrics_before.prom").write_bytes(generate_latest(reg))
+    for v in 0.0004 * rng.lognormal(0.0, 0.4, 4000):
+        http.labels("GET", "/events/active").observe(v)
+    for v in 0.002 * rng.lognormal(0.0, 0.4, 4000):
+        db.labels("event_by_id").observe(v)
+    res.labels("/events/active", "hit").inc(4000)
+    lookups.labels("l1", "active_events", "hit").inc(4000)
+    (tmp_path / "metrics_after.prom").write_bytes(generate_latest(reg))
+    fitted, _ = fit(read_server(tmp_path), Scenario(), min_requests=30)
+    values = {f.path: f.value for f in fitted}
+    cv = math.sqrt(math.expm1(0.4**2))
+    assert values["infrastructure.api.service_cv"] == pytest.approx(cv, rel=0.15)
+    assert values["infrastructure.db.service_cv"] == pytest.approx(cv, rel=0.15)
+    # The model's means: a median of 2 ms with sigma 0.4 has a mean of 2 * exp(0.08).
+    mean = values["infrastructure.db.queries.event_by_id.with_index_ms"]
+    assert mean == pytest.approx(2.0 * math.exp(0.08), rel=0.05)
 
 
 def test_too_small_or_missing_measurements_exit_2_naming_them(tmp_path: Path) -> None:
@@ -228,11 +267,11 @@ def test_calibration_takes_the_background_out_before_sharing_the_rest(tmp_path: 
     assert values["infrastructure.api.background_core"] == pytest.approx(0.01)
     # The route's time at low load held the background's preemption: taken out.
     assert values["infrastructure.request_classes.event_detail.cpu_ms"] == pytest.approx(
-        HIT_MS * 0.99
+        HIT_MS * TO_MEAN * 0.99
     )
-    handlers_s = (200 * HIT_MS + 50 * MISS_CPU_MS) * 0.99 / 1000
+    handlers_s = (200 * HIT_MS + 50 * MISS_CPU_MS) * TO_MEAN * 0.99 / 1000
     beyond = 1.4 - 0.01 * 20.0 - handlers_s
-    queries_s = 50 * 2.5 / 1000  # all of the queries' time is on the core ...
+    queries_s = 50 * 2.5 * TO_MEAN / 1000  # all of the queries' time is on the core ...
     assert values["infrastructure.db.core_share"] == pytest.approx(1.0)
     # ... and the rest is shared work per request.
     assert values["infrastructure.api.shared_core_ms"] == pytest.approx(
@@ -242,11 +281,11 @@ def test_calibration_takes_the_background_out_before_sharing_the_rest(tmp_path: 
 
 def test_queries_take_the_stack_cpu_beyond_the_handlers_first(tmp_path: Path) -> None:
     _metrics(tmp_path, n=200, misses=50)
-    handlers_s = (200 * HIT_MS + 50 * MISS_CPU_MS) / 1000
+    handlers_s = (200 * HIT_MS + 50 * MISS_CPU_MS) * TO_MEAN / 1000
     # 0.05 s beyond the handlers, for 0.125 s of queries: 40 % of their time is core CPU.
     _stack_cpu(tmp_path, {"serve": handlers_s, "mariadb": 0.05}, [1])
     values = {f.path: f.value for f in fit(read_server(tmp_path), Scenario(), 30)[0]}
-    assert values["infrastructure.db.core_share"] == pytest.approx(0.4)
+    assert values["infrastructure.db.core_share"] == pytest.approx(0.4 / TO_MEAN)
     assert values["infrastructure.api.shared_core_ms"] == pytest.approx(0.0, abs=1e-9)
     # Spread over two CPUs the stack does not share the server's core: nothing fitted.
     _stack_cpu(tmp_path, {"serve": 0.9, "mariadb": 0.2}, [0, 1])
