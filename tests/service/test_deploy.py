@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from conftest import AppFactory
 from serve_process import bearer, serving
 
+from perfcore.config import PerfcoreConfig
 from perfcore.stack import free_port
 
 
@@ -97,3 +99,19 @@ def test_metrics_show_cache_results_per_route_and_database_time(start_app: AppFa
     assert "perfcore_db_pool_connections_opened_total" in text
     assert 'perfcore_cache_l2_duration_seconds_count{op="get"}' in text
     assert 'le="0.0015"' in text  # the finer latency buckets
+
+
+def test_each_process_takes_its_gil_switch_interval_from_the_configuration(
+    start_app: AppFactory, service_config: Callable[..., PerfcoreConfig]
+) -> None:
+    before = sys.getswitchinterval()
+    config = service_config()
+    config = config.model_copy(
+        update={"service": config.service.model_copy(update={"gil_switch_ms": 0.5})}
+    )
+    try:
+        with start_app(config) as client:
+            assert client.get("/healthz").status_code == 200
+            assert sys.getswitchinterval() == pytest.approx(0.0005)
+    finally:
+        sys.setswitchinterval(before)
