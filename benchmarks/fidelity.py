@@ -6,8 +6,10 @@ one ``perfcore serve`` process, loopback only):
 1. a low-load run (about 10 % of the CPU bound) -> ``perfcore calibrate``;
 2. capacity: the CPU bound from the calibration (1 / CPU per request of one
    process) and a ramp run whose completed rate falls behind the offered rate;
-   the low-load run is calibrated again with that capacity: what the core
-   spends per request beyond its CPU becomes ``api.handoff_ms``;
+   the low-load run is calibrated again with the ramp as its load run (how
+   much cheaper requests are on a busy core: ``api.wake_factor``) and, when
+   the ramp saturated, its capacity (what the core spends per request beyond
+   its CPU: ``api.handoff_ms``);
 3. three levels (30 %, 60 %, 85 % of capacity), each repeated, each replayed
    through ``perfcore validate`` with the calibration.
 
@@ -138,10 +140,14 @@ def loadtest(
     return summary
 
 
-def calibrate(measured: Path, out: Path, capacity: float | None = None) -> dict[str, float]:
+def calibrate(
+    measured: Path, out: Path, capacity: float | None = None, load_run: Path | None = None
+) -> dict[str, float]:
     args = ["calibrate", str(measured), "--scenario", str(SCENARIO), "--out", str(out)]
     if capacity is not None:
         args += ["--capacity", f"{capacity:.3f}"]
+    if load_run is not None:
+        args += ["--load-run", str(load_run)]
     result = run(*args, "--json")
     if result.returncode != 0:
         raise SystemExit(f"calibrate failed: {result.stderr}")
@@ -330,8 +336,9 @@ def main() -> int:
         ramp_cap = ramp_capacity(ramp)
         capacity = min(c for c in (ramp_cap, cpu_bound, ramp_top) if c)
         print(f"capacity: ramp {ramp_cap}, CPU bound {cpu_bound}, used {capacity:.1f} req/s")
-        if ramp_cap:  # the core's time per request at saturation, beyond its CPU
-            fitted = calibrate(out / "low", out / "calibration.yaml", ramp_cap)
+        # The ramp's cheaper requests give the wake-up cost of an idle core; a ramp that
+        # saturated also gives the core's time per request beyond its CPU.
+        fitted = calibrate(out / "low", out / "calibration.yaml", ramp_cap, load_run=ramp)
         rows: list[dict[str, Any]] = []
         runs: dict[str, Any] = {}
         for share in (30, 60, 85):

@@ -64,21 +64,31 @@ def _pooled(items: list[tuple[float, float]]) -> float | None:
     return sum(s * n for s, n in items) / total if total else None
 
 
+def l1_hits(delta: ServerDelta, endpoint: str, min_requests: int) -> tuple[float, float] | None:
+    """(hits, hit ratio) of a cached route whose hits L1 serves, with enough hits; else None.
+
+    Such a hit is one CPU burst and nothing else, and the hits are the route's
+    fastest requests: quantiles ``0 .. ratio`` of its latency.
+    """
+    ns = PLATFORM.request_classes[ENDPOINT_CLASS[endpoint]].namespace
+    seen = delta.cache.get(endpoint, {})
+    hits, misses = seen.get("hit", 0.0), seen.get("miss", 0.0)
+    l1 = delta.lookups.get((ns, "l1", "hit"), 0.0) if ns else 0.0
+    l2 = delta.lookups.get((ns, "l2", "hit"), 0.0) if ns else 0.0
+    if ns is None or hits < min_requests or l1 < L1_SERVED * (l1 + l2):
+        return None
+    return hits, hits / (hits + misses)
+
+
 def cpu_shape(delta: ServerDelta, min_requests: int) -> tuple[Shape, int, str]:
     """The handlers' CPU spread from L1-served hits: (shape, hits used, routes used)."""
     items: list[tuple[float, float]] = []
     used: list[str] = []
     for endpoint, h in sorted(delta.routes.items()):
-        ns = PLATFORM.request_classes[ENDPOINT_CLASS[endpoint]].namespace
-        seen = delta.cache.get(endpoint, {})
-        hits, misses = seen.get("hit", 0.0), seen.get("miss", 0.0)
-        l1 = delta.lookups.get((ns, "l1", "hit"), 0.0) if ns else 0.0
-        l2 = delta.lookups.get((ns, "l2", "hit"), 0.0) if ns else 0.0
-        if ns is None or hits < min_requests or l1 < L1_SERVED * (l1 + l2):
-            continue
-        sigma = _sigma(h, 0.0, hits / (hits + misses))
-        if sigma is not None:
-            items.append((sigma, hits))
+        served = l1_hits(delta, endpoint, min_requests)
+        sigma = _sigma(h, 0.0, served[1]) if served else None
+        if served and sigma is not None:
+            items.append((sigma, served[0]))
             used.append(endpoint)
     return Shape(_pooled(items)), int(sum(n for _, n in items)), ", ".join(used)
 

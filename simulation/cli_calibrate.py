@@ -1,7 +1,9 @@
 """``perfcore calibrate MEASURED_DIR --out calibration.yaml``: fit the model's costs from a run.
 
 MEASURED_DIR is a ``perfcore loadtest --out`` directory of a low-load run
-(the server's ``/metrics`` before and after). The output is a scenario overlay
+(the server's ``/metrics`` before and after); ``--load-run`` adds a run of the
+same deployment at a higher load, for the wake-up cost of an idle core
+(:mod:`simulation.calibrate_wake`). The output is a scenario overlay
 that ``perfcore simulate --config`` and ``perfcore validate --calibration``
 accept. What was fitted is printed with the data behind each value (counts,
 spread); a run too small to fit exits 2 naming what is missing.
@@ -48,6 +50,22 @@ from perfcore.cli_options import json_option
     help="the deployment's capacity measured by a ramp: the core's time per request beyond"
     " the run's CPU becomes api.handoff_ms",
 )
+@click.option(
+    "--load-run",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="a run of the same deployment at a higher load: how much cheaper its requests are"
+    " gives the wake-up cost of an idle core (api.wake_factor, db.wake_factor)",
+)
+@click.option(
+    "--wake-gap",
+    type=click.FloatRange(min=0, min_open=True, max=60),
+    default=0.04,
+    show_default=True,
+    metavar="SECONDS",
+    help="api.wake_gap_s: how long a core must sleep for waking up to cost 63 % of the factor",
+)
 @json_option
 def calibrate(
     measured: Path,
@@ -55,18 +73,29 @@ def calibrate(
     scenario_path: Path | None,
     min_requests: int,
     capacity: float | None,
+    load_run: Path | None,
+    wake_gap: float,
     as_json: bool,
 ) -> None:
     """Fit per-class CPU, per-query DB time, L2 round trip and CPU spread from MEASURED."""
     from perfcore.errors import BadInput
     from simulation.calibrate import fit, format_fit, overlay
+    from simulation.calibrate_wake import wake_fit, warm
     from simulation.measured import read_server
     from simulation.scenario import load_scenario
 
-    if not measured.is_dir():
-        raise BadInput(f"MEASURED_DIR: {measured} is not a directory")
+    for name, path in (("MEASURED_DIR", measured), ("--load-run", load_run)):
+        if path is not None and not path.is_dir():
+            raise BadInput(f"{name}: {path} is not a directory")
     scenario = load_scenario(scenario_path)
-    fitted, skipped = fit(read_server(measured), scenario, min_requests, capacity)
+    low = read_server(measured)
+    fitted, skipped = fit(low, scenario, min_requests, capacity)
+    if load_run is not None:
+        wake, cpu_div, db_div, not_waking = wake_fit(
+            low, measured, read_server(load_run), load_run, wake_gap, min_requests
+        )
+        fitted = warm(fitted, cpu_div, db_div) + wake
+        skipped += not_waking
     data = overlay(fitted)
     out.parent.mkdir(parents=True, exist_ok=True)
     header = f"# perfcore calibrate {measured}: fitted from the server's /metrics\n"

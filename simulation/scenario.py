@@ -316,6 +316,13 @@ class DatabaseSpec(Section):
     )
     indexed: bool = Field(True, description="service times with (True) or without indexes")
     service: ServiceDist = Field("exponential", description="query time distribution")
+    wake_factor: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="api.wake_factor for the query times (a database on the server's idle"
+        " core wakes up too). 0: the same query times at every load",
+    )
     service_cv: float = Field(
         1.0, gt=0, le=100, description="coefficient of variation for lognormal"
     )
@@ -372,6 +379,21 @@ class ApiSpec(Section):
         description="share of each replica core taken by work that does not follow the load"
         " (a job worker polling, a database's housekeeping, pinned with the server): CPU"
         " bursts and shared work take 1 / (1 - share) as long. 0: the core is the server's",
+    )
+    wake_factor: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="a core that was idle pays for waking up (cold caches, sleep states): a"
+        " request arriving at a core idle for g seconds takes 1 + wake_factor * (1 -"
+        " exp(-g / wake_gap_s)) times its CPU, miss CPU and shared work. 'perfcore calibrate"
+        " --load-run' fits it. 0: the same cost at every load",
+    )
+    wake_gap_s: float = Field(
+        0.04,
+        gt=0,
+        le=60,
+        description="how long a core must be idle for waking up to cost 63 % of wake_factor",
     )
 
 

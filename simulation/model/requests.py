@@ -14,7 +14,10 @@ arrival order:
    it delays the requests behind, not this one, whose own latency already
    holds it (in its query and round-trip times). Work on the core that does
    not follow the load (``api.background_core``, a share of its time)
-   stretches both by ``1 / (1 - share)``;
+   stretches both by ``1 / (1 - share)``. A request that finds the core
+   idle since ``g`` seconds pays for waking it (``api.wake_factor``): its
+   CPU, miss CPU and shared work take ``1 + wake_factor * (1 - exp(-g / wake_gap_s))``
+   times as long (its query ``db.wake_factor``);
 2. for a cached read: looks in its replica's L1 (the load balancer picks the
    replica uniformly), then L2; XFetch may decide to refresh early; a miss
    runs the class's query on the database pool and stores the value with the
@@ -171,13 +174,11 @@ class RequestPath:
         self.rtt_s = c.l2_rtt_ms / 1000.0
         self.beta = scenario.cache.xfetch_beta
         self.db_core = scenario.infrastructure.db.core_share
-        spec_db = scenario.infrastructure.db
-        self.cpu_dist = (
-            scenario.infrastructure.api.service,
-            scenario.infrastructure.api.service_cv,
-        )
+        spec, spec_db = scenario.infrastructure.api, scenario.infrastructure.db
+        # A core idle for a gap pays for waking up (see ApiSpec.wake_factor).
+        self.wake = (spec.wake_factor, spec_db.wake_factor, spec.wake_gap_s)
+        self.cpu_dist = (spec.service, spec.service_cv)
         self.db_dist = (spec_db.service, spec_db.service_cv)
-        spec = scenario.infrastructure.api
         self.shared_s = spec.shared_core_ms / 1000.0 / (1.0 - spec.background_core)
         # The core is held for hand-offs too, but they are not CPU (metrics use shared_s).
         self.hold_s = self.shared_s + spec.handoff_ms / 1000.0 / (1.0 - spec.background_core)
@@ -226,6 +227,9 @@ class RequestPath:
             self.hold_s,
         )
         db_core = self.db_core
+        wake_cpu, wake_db, wake_gap = self.wake
+        waking = bool(wake_cpu or wake_db)
+        exp_ = math.exp
 
         replace = heapq.heapreplace
 
@@ -258,9 +262,16 @@ class RequestPath:
             # The handler's CPU burst queues for one of the replicas' CPUs. Slot
             # starts are non-decreasing (FCFS), so this pool is exact FCFS too.
             core = cpus[0]
+            warm = 1.0
+            if waking and start > core:
+                # The core slept for start - core: this request's work pays for waking it.
+                cold = 1.0 - exp_((core - start) / wake_gap)
+                warm = 1.0 + wake_cpu * cold
+                cp *= warm
+                ds *= 1.0 + wake_db * cold
             begin = core if core > start else start
             now = begin + cp
-            hold = now + shared  # until when the core is busy for this request
+            hold = now + shared * warm  # until when the core is busy for this request
             off = offset[c]
             if off >= 0:
                 gk = off + k
@@ -299,7 +310,7 @@ class RequestPath:
                                 trim(d, now, l1_cap)
                     else:
                         # Not a hit: the response is built from fetched rows (more CPU).
-                        mc = miss_cpu[c]
+                        mc = miss_cpu[c] * warm
                         if mc:
                             now += mc
                             hold += mc
