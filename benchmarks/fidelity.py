@@ -49,6 +49,9 @@ SCENARIO = REPO / "benchmarks" / "scenarios" / "fidelity.yaml"
 BASE_RATE = 100.0  # the scenario's total rate at --rate-scale 1
 PERFCORE = [sys.executable, "-m", "perfcore"]
 IDLE_S = 5.0  # the stack sampled with no traffic before each run
+# Each run is compared from this long after Locust starts: the cold start (every key
+# missing at once, connections being opened) is a transient of seconds, not the level.
+WARMUP_S = 10.0
 
 
 PINS = Pinning()  # set from the command line in main()
@@ -127,7 +130,8 @@ def loadtest(
         idle = procs.delta(idle0, before), t0 - t_idle
         result = run("loadtest", "--host", server.url, "--scenario", str(SCENARIO), "--window",
                      window or f"0-{seconds}", "--rate-scale", f"{rate / BASE_RATE:.4f}",
-                     "--max-failure-ratio", "1", "--json", "--out", str(out), *extra)  # fmt: skip
+                     "--max-failure-ratio", "1", "--warmup", str(WARMUP_S), "--json", "--out",
+                     str(out), *extra)  # fmt: skip
         after, wall = procs.snapshot(watched, PINS.stack), time.monotonic() - t0
     finally:
         server.stop()

@@ -56,6 +56,15 @@ from perfcore.service.locust_report import parse_run_time
 )
 @click.option("--allow-host", multiple=True, help="a non-loopback host this run may target")
 @click.option("--processes", type=click.IntRange(1, 64), default=1, help="Locust --processes")
+@click.option(
+    "--warmup",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="capture /metrics again this long after the start: validate then compares the run"
+    " without its start (cold caches); 0: no mark",
+)
 @click.option("--locustfile", type=click.Path(path_type=Path), default=None)
 @config_option
 @set_option
@@ -74,6 +83,7 @@ def loadtest(
     shape: str,
     allow_host: tuple[str, ...],
     processes: int,
+    warmup: float,
     locustfile: Path | None,
     config_path: Path | None,
     overrides: tuple[str, ...],
@@ -106,6 +116,7 @@ def loadtest(
             spawn_rate=spawn_rate,
             allowed=[*config.allowed_hosts, *allow_host],
             processes=processes,
+            warmup_s=warmup,
         )
     else:
         summary = _scenario_run(
@@ -121,6 +132,7 @@ def loadtest(
             config_path,
             overrides,
             out,
+            warmup,
         )
     locust_run.report(summary, as_json, max_failure_ratio)
 
@@ -138,6 +150,7 @@ def _scenario_run(
     config_path: Path | None,
     overrides: tuple[str, ...],
     out: Path | None,
+    warmup: float,
 ) -> dict[str, Any]:
     from simulation.loadplan import Window, build_plan, offered_requests
     from simulation.scenario import load_scenario
@@ -190,5 +203,6 @@ def _scenario_run(
         settings,
         allowed=[*config.allowed_hosts, *allow_host],
         processes=processes,
+        warmup_s=warmup,
         extra=["--plan", str(plan_path)],
     )

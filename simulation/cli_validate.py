@@ -6,7 +6,10 @@ by the scenario users) or else Locust's per-second, per-endpoint counts are
 the arrival stream (trace replay), and its server ``/metrics`` and Locust
 statistics the measurement. ``--measured
 FILE.csv`` is an access log (``timestamp,method,path``): replayed and
-predicted only. ``--out DIR`` writes ``validation.json``, ``validation.csv``
+predicted only. A run with a warm-up mark (``loadtest --warmup``) is
+compared from that mark on (the model still runs the whole trace, so the
+state at the mark is the model's own); ``--whole-run`` compares all of it.
+``--out DIR`` writes ``validation.json``, ``validation.csv``
 and ``latency_over_time.png``.
 """
 
@@ -53,6 +56,11 @@ from perfcore.cli_options import json_option, out_option, set_option
     show_default=True,
     help="judge only endpoints with at least this many measured requests",
 )
+@click.option(
+    "--whole-run",
+    is_flag=True,
+    help="compare the whole run even when it has a warm-up mark (loadtest --warmup)",
+)
 @json_option
 @out_option
 def validate(
@@ -65,6 +73,7 @@ def validate(
     tolerance_rps: float,
     tolerance_hit: float,
     min_requests: int,
+    whole_run: bool,
     as_json: bool,
     out: Path | None,
 ) -> None:
@@ -80,6 +89,7 @@ def validate(
     tol = Tolerances(tolerance_p95, tolerance_rps, tolerance_hit, min_requests)
     plan: dict[str, Any] | None = None
     delta = locust = None
+    since = 0.0
     if measured.is_file():
         trace = trace_from_access_log(measured)
     elif measured.is_dir():
@@ -91,12 +101,15 @@ def validate(
             trace = trace_from_access_log(log)
         else:
             trace = trace_from_locust(m.read_locust(measured), (plan or {}).get("paths"))
-        delta = m.read_server(measured)
+        mark = None if whole_run else m.warm_mark(measured)
+        if mark is not None and trace.origin:
+            since = min(max(mark - trace.origin, 0.0), trace.duration_s - 1.0)
+        delta = m.read_server(measured, since_warm=bool(since))
         locust = summarize_json(measured / m.FINAL)
     else:
         raise BadInput(f"--measured: {measured} does not exist")
     rep = replay(scenario, trace, pool_sizes(plan), replicas or scenario.service.workers)
-    result = compare(rep, delta, locust, trace.duration_s, tol)
+    result = compare(rep, delta, locust, trace.duration_s, tol, since)
     result["measured"] = str(measured)
     if out is not None:
         result["files"] = _write(out, result, rep, measured if measured.is_dir() else None)

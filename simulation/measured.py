@@ -1,7 +1,8 @@
 """A measured run, read from a ``perfcore loadtest --out`` directory: server-side deltas and Locust.
 
 The server's truth is the difference of its ``/metrics`` after and before the
-run (``metrics_before.prom``, ``metrics_after.prom``): per route the request
+run (``metrics_before.prom``, ``metrics_after.prom``; or from the warm-up
+mark, ``metrics_warm.prom``, to leave the run's start out): per route the request
 count and latency histogram, cache hits and misses, per query class the
 database call time, the cache Redis round trip. Locust's view is its final
 ``locust_final.json`` (exact per-endpoint counts, percentiles and
@@ -23,6 +24,7 @@ from perfcore.errors import BadInput
 from perfcore.platform import PLATFORM
 
 BEFORE, AFTER, FINAL = "metrics_before.prom", "metrics_after.prom", "locust_final.json"
+WARM, WARM_AT = "metrics_warm.prom", "metrics_warm.json"  # loadtest --warmup's mark
 STACK_CPU = "stack_cpu.json"
 Labels = tuple[tuple[str, str], ...]
 # "METHOD /path/{template}" -> request class, from the platform description.
@@ -129,15 +131,27 @@ def _histograms(
     return {k: h for k, h in out.items() if h.count > 0}
 
 
-def read_server(directory: Path) -> ServerDelta:
-    """The server-side deltas of a measured run directory."""
-    for name in (BEFORE, AFTER):
+def warm_mark(directory: Path) -> float | None:
+    """Epoch seconds of the run's warm-up mark (``loadtest --warmup``), if it has one."""
+    path = directory / WARM_AT
+    if not path.is_file() or not (directory / WARM).is_file():
+        return None
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["at"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"{path}: not a warm-up mark ({exc})") from None
+
+
+def read_server(directory: Path, since_warm: bool = False) -> ServerDelta:
+    """The server-side deltas of a measured run directory (from its warm-up mark, if asked)."""
+    start = WARM if since_warm else BEFORE
+    for name in (start, AFTER):
         if not (directory / name).is_file():
             raise BadInput(
                 f"{directory / name}: missing (run perfcore loadtest --out DIR against a target"
                 " that serves /metrics)"
             )
-    after, before = _samples(directory / AFTER), _samples(directory / BEFORE)
+    after, before = _samples(directory / AFTER), _samples(directory / start)
     routes = _histograms(
         after, before, "perfcore_http_request_duration_seconds", ("method", "route")
     )

@@ -45,6 +45,7 @@ class Trace:
     cls: NDArray[np.int8]
     key: NDArray[np.int64]
     duration_s: float
+    origin: float = 0.0  # epoch seconds of time 0 (when the source records wall time)
 
 
 def pool_sizes(plan: dict[str, Any] | None) -> dict[str, int]:
@@ -89,7 +90,9 @@ def trace_from_locust(entries: list[dict[str, Any]], paths: dict[str, str] | Non
     times = secs + rng.random(secs.shape[0])
     order = np.argsort(times, kind="stable")
     duration = float(max(r[0] for r in rows) - t0 + 1)
-    return Trace(times[order], cls[order], np.full(times.shape[0], -1, np.int64), duration)
+    return Trace(
+        times[order], cls[order], np.full(times.shape[0], -1, np.int64), duration, float(t0)
+    )
 
 
 def _template_regex(path: str) -> re.Pattern[str]:
@@ -139,9 +142,10 @@ def trace_from_access_log(path: Path) -> Trace:
         raise BadInput(f"{path}: no rows for a platform endpoint")
     t = np.asarray(times)
     order = np.argsort(t, kind="stable")
-    t = t[order] - t.min()
+    origin = float(t.min())
+    t = t[order] - origin
     return Trace(t, np.asarray(classes, np.int8)[order], np.asarray(keys, np.int64)[order],
-                 float(t.max()) + 1.0)  # fmt: skip
+                 float(t.max()) + 1.0, origin)  # fmt: skip
 
 
 def _timestamp(text: str, path: Path, line: int) -> float:

@@ -56,8 +56,8 @@ def _hist_pct(h: Histogram | None) -> dict[str, float | None]:
     return {k: round(h.quantile(q) * 1000, 3) for k, q in QS.items()}
 
 
-def _predicted(rep: Replayed, ids: list[int], duration_s: float) -> dict[str, Any]:
-    mask = np.isin(rep.cls, ids)
+def _predicted(rep: Replayed, ids: list[int], duration_s: float, since_s: float) -> dict[str, Any]:
+    mask = np.isin(rep.cls, ids) & (rep.time >= since_s)
     lev = rep.level[mask]
     cached = lev != UNCACHED
     hits = np.isin(lev, [L1_HIT, L2_HIT])
@@ -103,25 +103,33 @@ def compare(
     locust: dict[str, Any] | None,
     duration_s: float,
     tol: Tolerances,
+    since_s: float = 0.0,
 ) -> dict[str, Any]:
-    """The validation table: per endpoint and overall, and ``ok`` against the tolerances."""
+    """The validation table: per endpoint and overall, and ``ok`` against the tolerances.
+
+    ``since_s`` > 0 compares the requests that arrived from then on (the
+    measured ``delta`` must then be the server's from the same mark); Locust's
+    client-side figures stay those of the whole run.
+    """
+    window = duration_s - since_s
     endpoints: dict[str, Any] = {}
     loc = (locust or {}).get("endpoints", {})
     for name in REQUEST_CLASSES:
         rc = PLATFORM.request_classes[name]
         endpoint = f"{rc.endpoint.method} {rc.endpoint.path}"
         cid = REQUEST_CLASSES.index(name)
-        predicted = _predicted(rep, [cid], duration_s)
+        predicted = _predicted(rep, [cid], window, since_s)
         client = loc.get(endpoint, {})
         hist = delta.routes.get(endpoint) if delta else None
         if not predicted["requests"] and not client and hist is None:
             continue
         seen = delta.cache.get(endpoint, {}) if delta else {}
         reads = seen.get("hit", 0.0) + seen.get("miss", 0.0)
-        requests = int(client.get("requests", hist.count if hist else predicted["requests"]))
+        counted = hist.count if hist else predicted["requests"]
+        requests = int(counted if since_s else client.get("requests", counted))
         measured = {
             "requests": requests,
-            "requests_per_s": round(requests / duration_s, 4),
+            "requests_per_s": round(requests / window, 4),
             "failure_ratio": client.get("failure_ratio", 0.0),
             "latency_ms": _hist_pct(hist) if hist else client.get("latency_ms", dict.fromkeys(QS)),
             "latency_source": "server" if hist else "client",
@@ -129,7 +137,7 @@ def compare(
             "hit_ratio": round(seen.get("hit", 0.0) / reads, 4) if reads else None,
         }
         endpoints[endpoint] = _row(predicted, measured, tol)
-    overall_pred = _predicted(rep, list(range(len(REQUEST_CLASSES))), duration_s)
+    overall_pred = _predicted(rep, list(range(len(REQUEST_CLASSES))), window, since_s)
     merged = Histogram()
     for endpoint, h in delta.routes.items() if delta else []:
         if endpoint in ENDPOINT_CLASS:
@@ -144,7 +152,7 @@ def compare(
     )
     overall_meas = {
         "requests": requests,
-        "requests_per_s": round(requests / duration_s, 4),
+        "requests_per_s": round(requests / window, 4),
         "failure_ratio": (locust or {}).get("failure_ratio", 0.0),
         "latency_ms": _hist_pct(merged)
         if merged.count
@@ -157,6 +165,7 @@ def compare(
     ok = overall["ok"] and all(e["ok"] for e in endpoints.values())
     return {
         "duration_s": duration_s,
+        "since_s": since_s,
         "tolerances": tol.__dict__,
         "endpoints": endpoints,
         "overall": overall,
@@ -182,5 +191,11 @@ def format_table(result: dict[str, Any]) -> str:
             f"{'-' if err is None else f'{err:+.0%}':>9}"
             f"{cell(m['hit_ratio'], p['hit_ratio'], '.2f'):>13}"
             f"  {'yes' if row['ok'] else 'NO'}{'' if row['judged'] else ' (n<min)'}"
+        )
+    since = result.get("since_s") or 0.0
+    if since:
+        lines.append(
+            f"(from the warm-up mark: the last {result['duration_s'] - since:.0f} of"
+            f" {result['duration_s']:.0f} s; --whole-run for all of it)"
         )
     return "\n".join(lines)

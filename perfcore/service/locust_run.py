@@ -15,6 +15,8 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -115,6 +117,15 @@ def capture_metrics(target: Target, path: Path) -> str:
     return "ok"
 
 
+def _capture_warm(target: Target, out_dir: Path, status: dict[str, Any]) -> None:
+    """The warm-up mark: ``/metrics`` now, and when (epoch seconds) it was taken."""
+    at = time.time()
+    status["warm"] = capture_metrics(target, out_dir / "metrics_warm.prom")
+    if status["warm"] == "ok":
+        status["warm_at"] = at
+        (out_dir / "metrics_warm.json").write_text(json.dumps({"at": at}) + "\n", "utf-8")
+
+
 def run_locust(command: list[str], log_path: Path, timeout_s: float) -> int:
     """Run Locust with its log in ``log_path`` and its final stats (stdout) beside it."""
     final = log_path.with_name(FINAL_STATS)
@@ -140,16 +151,33 @@ def run(
     seconds: int,
     out: Path | None,
     settings: dict[str, Any],
+    warmup_s: float = 0.0,
     **locust: Any,
 ) -> dict[str, Any]:
-    """One bounded Locust run with /metrics captured before and after; its summary."""
+    """One bounded Locust run with /metrics captured before and after; its summary.
+
+    ``warmup_s`` > 0 captures ``/metrics`` once more that long after Locust
+    starts (``metrics_warm.prom``, its time in ``metrics_warm.json``): the
+    server-side view of the run without its start (cold caches, connections
+    being opened), which ``perfcore validate`` compares by default.
+    """
     with tempfile.TemporaryDirectory(prefix="perfcore-locust-") as scratch:
         out_dir = out or Path(scratch)
         out_dir.mkdir(parents=True, exist_ok=True)
         log_path = out_dir / "locust.log"
         before = capture_metrics(target, out_dir / "metrics_before.prom")
         command = locust_command(files, target, seconds, out_dir, **locust)
-        code = run_locust(command, log_path, seconds + _GRACE_S)
+        warm: dict[str, Any] = {}
+        timer = threading.Timer(warmup_s, _capture_warm, (target, out_dir, warm))
+        marked = 0 < warmup_s < seconds
+        if marked:
+            timer.start()
+        try:
+            code = run_locust(command, log_path, seconds + _GRACE_S)
+        finally:
+            if marked:
+                timer.cancel()
+                timer.join()  # a capture under way finishes before the run is read
         after = capture_metrics(target, out_dir / "metrics_after.prom")
         if code == 2:
             raise BadInput(f"--host: refused by the locustfile: {_tail(log_path, 1)}")
@@ -162,7 +190,7 @@ def run(
             "run_time_s": seconds,
             **settings,
             "locust_exit_code": code,
-            "server_metrics": {"before": before, "after": after},
+            "server_metrics": {"before": before, "after": after, **warm},
             **summarize_json(final),
         }
         if out is not None:

@@ -236,16 +236,17 @@ class RequestPath:
         def query(ready: float, hold: float, ds: float) -> tuple[float, float]:
             """A query from ``ready`` on: (core busy until, done).
 
-            It takes the earliest-free connection; its CPU part (``db_core``) then
-            waits for the core, after the request's own work there.
+            It takes the earliest-free connection and is done ``ds`` later. Its CPU
+            part (``db_core``) keeps the core busy that much longer, after the
+            request's shared work: that work delays the requests behind, not this
+            request's own query (the work of earlier requests is behind the core
+            already: requests take the core in arrival order).
             """
             g = db[0]
             g = g if g > ready else ready
+            done = g + ds
             if db_core:
                 hold = (hold if hold > g else g) + ds * db_core
-                done = hold + ds * (1.0 - db_core)
-            else:
-                done = g + ds
             replace(db, done)
             return hold, done
 
