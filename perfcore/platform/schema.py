@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.schema import CreateTable, SchemaItem
 
 metadata = MetaData()
@@ -146,8 +147,19 @@ SERVICE_INDEXES: tuple[Index, ...] = (
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every missing table with the service's query indexes."""
-    metadata.create_all(engine)
+    """Create every missing table with the service's query indexes.
+
+    ``create_all`` looks, then creates: a server and a job worker starting on
+    an empty database can both find a table missing, and the second CREATE
+    fails with "already exists". Looking again then finds the table.
+    """
+    for attempt in range(3):
+        try:
+            metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError) as exc:
+            if attempt == 2 or "already exists" not in str(exc.orig):
+                raise
 
 
 def bare_tables_ddl(engine: Engine) -> list[str]:

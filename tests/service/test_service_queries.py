@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, Table, event, func, insert, inspect, select
+from sqlalchemy.schema import CreateTable
 
 from perfcore.platform.database import connect
-from perfcore.platform.schema import create_schema, events
+from perfcore.platform.schema import create_schema, events, metadata
 from perfcore.platform.seed import SeedSize, event_row, seed
 from perfcore.service import queries
+from perfcore.testing import own_database
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
 SIZE = SeedSize(events=5, attendees=40, registrations_per_event=10, capacity=8)
@@ -118,3 +120,31 @@ def test_concurrent_registrations_never_oversell(any_database: str) -> None:
     engine.dispose()
     assert statuses.count("confirmed") == 1 and statuses.count("waitlisted") == 15
     assert taken == 3
+
+
+@pytest.mark.mariadb
+def test_a_table_another_process_creates_meanwhile_does_not_fail_the_schema(
+    mariadb_dsn: str,
+) -> None:
+    # Between create_all's look and its CREATE, "another process" (a second engine)
+    # creates the notifications table: the CREATE fails with "already exists".
+    table = next(t for t in metadata.sorted_tables if t.name == "notifications")
+    with own_database(mariadb_dsn, "race") as dsn:
+        engine, other = connect(dsn), connect(dsn)
+        raced: list[bool] = []
+
+        def create_first(target: Table, connection: Connection, **_: object) -> None:
+            if not raced:
+                raced.append(True)
+                with other.begin() as conn:
+                    conn.execute(CreateTable(target))
+
+        event.listen(table, "before_create", create_first)
+        try:
+            create_schema(engine)
+        finally:
+            event.remove(table, "before_create", create_first)
+        assert raced == [True]
+        assert set(inspect(engine).get_table_names()) >= {t.name for t in metadata.sorted_tables}
+        engine.dispose()
+        other.dispose()
