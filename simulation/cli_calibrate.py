@@ -80,7 +80,7 @@ def calibrate(
     """Fit per-class CPU, per-query DB time, L2 round trip and CPU spread from MEASURED."""
     from perfcore.errors import BadInput
     from simulation.calibrate import fit, format_fit, overlay
-    from simulation.calibrate_wake import wake_fit, warm
+    from simulation.calibrate_wake import wake_fit, warm, warm_spread
     from simulation.measured import read_server
     from simulation.scenario import load_scenario
 
@@ -91,10 +91,12 @@ def calibrate(
     low = read_server(measured)
     fitted, skipped = fit(low, scenario, min_requests, capacity)
     if load_run is not None:
+        busy = read_server(load_run)
         wake, cpu_div, db_div, not_waking = wake_fit(
-            low, measured, read_server(load_run), load_run, wake_gap, min_requests
+            low, measured, busy, load_run, wake_gap, min_requests
         )
-        fitted = warm(fitted, cpu_div, db_div) + wake
+        spread = warm_spread(busy, min_requests) if wake else None
+        fitted = warm(fitted, cpu_div, db_div, spread) + wake
         skipped += not_waking
     data = overlay(fitted)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ import pytest
 
 from perfcore.service.metrics import LATENCY_BUCKETS
 from simulation.calibrate_core import Fitted
-from simulation.calibrate_wake import RunLoad, wake_fit, warm
+from simulation.calibrate_wake import RunLoad, wake_fit, warm, warm_spread
 from simulation.measured import Histogram, ServerDelta
 from simulation.replay import Trace, replay
 from simulation.scenario import REQUEST_CLASSES, Scenario
@@ -107,3 +107,20 @@ def test_a_load_run_that_is_not_a_directory_exits_2(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"error: --load-run: {tmp_path / 'nowhere'} is not a directory"
     ]
+
+
+def test_the_cpu_spread_is_the_busier_runs_when_the_core_wakes(tmp_path: Path) -> None:
+    # L1 hits spread lognormal with sigma 0.2 in the busier run: its cv replaces the low run's.
+    rng = np.random.default_rng(3)
+    busy = _run(0.00025, 0.0015, 12_000, 18.0)
+    h = Histogram({b: 0.0 for b in LATENCY_BUCKETS}, 0.0, 12_000)
+    for v in 0.00025 * rng.lognormal(0.0, 0.2, 12_000):
+        for b in LATENCY_BUCKETS:
+            if v <= b:
+                h.buckets[b] += 1
+    busy.routes["GET /events/active"] = h
+    spread = warm_spread(busy, 30)
+    assert spread is not None and spread.path == "infrastructure.api.service_cv"
+    assert spread.value == pytest.approx(math.sqrt(math.expm1(0.04)), rel=0.2)
+    low_cv = Fitted("infrastructure.api.service_cv", 0.6, 1, "low run")
+    assert warm([low_cv], 2.0, 1.0, spread) == [spread]
