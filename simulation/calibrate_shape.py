@@ -49,10 +49,10 @@ class Shape:
         return math.exp(self.sigma**2 / 2) if self.sigma else 1.0
 
 
-def _sigma(h: Histogram, low: float, high: float) -> float | None:
-    """Log spread of the requests between the ``low`` and ``high`` quantiles of ``h``."""
-    median = h.quantile(low + (high - low) * 0.5)
-    upper = h.quantile(low + (high - low) * 0.75)
+def _sigma(h: Histogram, share: float) -> float | None:
+    """Log spread of the fastest ``share`` of the requests in ``h``."""
+    median = h.quantile(share * 0.5)
+    upper = h.quantile(share * 0.75)
     if not median > 0 or not upper > median:
         return None
     return math.log(upper / median) / Z75
@@ -86,7 +86,7 @@ def cpu_shape(delta: ServerDelta, min_requests: int) -> tuple[Shape, int, str]:
     used: list[str] = []
     for endpoint, h in sorted(delta.routes.items()):
         served = l1_hits(delta, endpoint, min_requests)
-        sigma = _sigma(h, 0.0, served[1]) if served else None
+        sigma = _sigma(h, served[1]) if served else None
         if served and sigma is not None:
             items.append((sigma, served[0]))
             used.append(endpoint)
@@ -98,7 +98,7 @@ def db_shape(delta: ServerDelta, min_requests: int) -> tuple[Shape, int]:
     items = [
         (s, h.count)
         for h in delta.queries.values()
-        if h.count >= min_requests and (s := _sigma(h, 0.0, 1.0)) is not None
+        if h.count >= min_requests and (s := _sigma(h, 1.0)) is not None
     ]
     return Shape(_pooled(items)), int(sum(n for _, n in items))
 

@@ -316,15 +316,15 @@ class DatabaseSpec(Section):
     )
     indexed: bool = Field(True, description="service times with (True) or without indexes")
     service: ServiceDist = Field("exponential", description="query time distribution")
+    service_cv: float = Field(
+        1.0, gt=0, le=100, description="coefficient of variation for lognormal"
+    )
     wake_factor: float = Field(
         0.0,
         ge=0,
         le=100,
         description="api.wake_factor for the query times (a database on the server's idle"
         " core wakes up too). 0: the same query times at every load",
-    )
-    service_cv: float = Field(
-        1.0, gt=0, le=100, description="coefficient of variation for lognormal"
     )
     queries: Annotated[dict[QueryName, QuerySpec], _with_defaults(_default_queries)] = Field(
         default_factory=_default_queries

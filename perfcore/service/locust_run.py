@@ -168,14 +168,17 @@ def run(
         before = capture_metrics(target, out_dir / "metrics_before.prom")
         command = locust_command(files, target, seconds, out_dir, **locust)
         warm: dict[str, Any] = {}
-        timer = threading.Timer(warmup_s, _capture_warm, (target, out_dir, warm))
-        marked = 0 < warmup_s < seconds
-        if marked:
+        timer = (
+            threading.Timer(warmup_s, _capture_warm, (target, out_dir, warm))
+            if 0 < warmup_s < seconds
+            else None
+        )
+        if timer is not None:
             timer.start()
         try:
             code = run_locust(command, log_path, seconds + _GRACE_S)
         finally:
-            if marked:
+            if timer is not None:
                 timer.cancel()
                 timer.join()  # a capture under way finishes before the run is read
         after = capture_metrics(target, out_dir / "metrics_after.prom")

@@ -14,8 +14,6 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Buckets from a cache hit (sub-millisecond) to a slow aggregate query, fine where
-# calibration and validation read percentiles (1-100 ms).
 # One set of buckets for every latency the server records (routes, queries, Redis):
 # fine below a millisecond, where cache hits and Redis round trips lie, so that
 # calibration can read their spread, and fine from 1 to 100 ms.
