@@ -6,8 +6,12 @@ the run), the core's time is the truth for three scenario fields:
 
 * ``infrastructure.api.background_core``: what the stack used in the idle
   spell before the run, a share of the core whatever the load;
-* ``infrastructure.db.core_share``: the stack's CPU beyond the background
-  and the handlers' fitted CPU goes first to the database calls (the driver
+* ``infrastructure.api.job_core_ms``: the job worker's CPU beyond its idle
+  polling, per job the run's requests enqueued (how many: the requests the
+  server counted times the platform's jobs per request -- the server draws
+  them from the same probabilities);
+* ``infrastructure.db.core_share``: the stack's CPU beyond the background,
+  the jobs and the handlers' fitted CPU goes first to the database calls (the driver
   under the GIL and the database's own work, on the same core), up to all of
   their time;
 * ``infrastructure.api.shared_core_ms``: what remains, per request (the
@@ -23,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perfcore.platform import PLATFORM
-from simulation.measured import ServerDelta
+from simulation.measured import ENDPOINT_CLASS, JOB_WORKER, ServerDelta
 from simulation.scenario import Scenario
 
 
@@ -52,13 +56,34 @@ def background_share(delta: ServerDelta, scenario: Scenario) -> float:
     return min(delta.stack_idle_share / max(delta.stack_cpus or 1, 1), 0.5)
 
 
+def job_fit(delta: ServerDelta) -> Fitted | None:
+    """``api.job_core_ms`` from the job worker's CPU, or None without a worker or jobs."""
+    cpu, idle = delta.stack_cpu_s or {}, delta.stack_idle_by or {}
+    if JOB_WORKER not in cpu or delta.stack_wall_s is None:
+        return None
+    jobs = sum(
+        h.count * sum(PLATFORM.request_classes[ENDPOINT_CLASS[e]].jobs.values())
+        for e, h in delta.routes.items()
+    )
+    if jobs < 1:
+        return None
+    idle_s = idle.get(JOB_WORKER, 0.0) * delta.stack_wall_s
+    busy_s = max(cpu[JOB_WORKER] - idle_s, 0.0)
+    return Fitted(
+        "infrastructure.api.job_core_ms",
+        busy_s * 1000 / jobs,
+        round(jobs),
+        f"job worker CPU {cpu[JOB_WORKER]:.2f} s - {idle_s:.2f} s polling, for {jobs:.0f} jobs",
+    )
+
+
 def core_fit(
     delta: ServerDelta,
     scenario: Scenario,
     handlers: dict[str, tuple[float, float, int, int]],
     db_ms: dict[str, float],
 ) -> list[Fitted]:
-    """The three fields, from the run's stack CPU; ``handlers``: per class (cpu_ms,
+    """The four fields, from the run's stack CPU; ``handlers``: per class (cpu_ms,
     miss_cpu_ms, requests, misses) as fitted; ``db_ms``: per query its fitted time."""
     counted = sum(h.count for h in delta.routes.values())
     cpu = delta.stack_cpu_s
@@ -82,8 +107,13 @@ def core_fit(
             for n in handlers}  # fmt: skip
     in_handlers = sum((c + auth[k]) * n + more * m for k, (c, more, n, m) in handlers.items())
     in_handlers /= 1000
+    jobs = job_fit(delta)
+    jobs_s = 0.0
+    if jobs is not None:
+        out.append(jobs)
+        jobs_s = float(jobs.value) * jobs.count / 1000
     total = sum(cpu.values())
-    beyond = max(total - background_s - in_handlers, 0.0)
+    beyond = max(total - background_s - in_handlers - jobs_s, 0.0)
     db_s = sum(db_ms.get(q, 0.0) * h.count for q, h in delta.queries.items()) / 1000
     core_share = min(beyond / db_s, 1.0) if db_s > 0 else 0.0
     parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(cpu.items()))
@@ -93,7 +123,8 @@ def core_fit(
             core_share,
             int(sum(h.count for h in delta.queries.values())),
             f"stack CPU {total:.2f} s on {cores} core(s) ({parts}) - background"
-            f" {background_s:.2f} s - handlers {in_handlers:.2f} s = {beyond:.2f} s"
+            f" {background_s:.2f} s - handlers {in_handlers:.2f} s - jobs {jobs_s:.2f} s"
+            f" = {beyond:.2f} s"
             f" for {db_s:.2f} s of queries",
         )
     )

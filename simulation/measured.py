@@ -26,6 +26,7 @@ from perfcore.platform import PLATFORM
 BEFORE, AFTER, FINAL = "metrics_before.prom", "metrics_after.prom", "locust_final.json"
 WARM, WARM_AT = "metrics_warm.prom", "metrics_warm.json"  # loadtest --warmup's mark
 STACK_CPU = "stack_cpu.json"
+JOB_WORKER = "worker"  # the job worker's name among stack_cpu.json's processes
 Labels = tuple[tuple[str, str], ...]
 # "METHOD /path/{template}" -> request class, from the platform description.
 ENDPOINT_CLASS = {
@@ -107,6 +108,7 @@ class ServerDelta:
     stack_cpus: int | None = None
     stack_wall_s: float | None = None  # how long the stack CPU was sampled
     stack_idle_share: float | None = None  # CPU-s per s the stack used with no traffic
+    stack_idle_by: dict[str, float] | None = None  # the same, per process
 
 
 def _histograms(
@@ -182,32 +184,38 @@ def read_server(directory: Path, since_warm: bool = False) -> ServerDelta:
 
 def read_stack_cpu(
     directory: Path,
-) -> tuple[dict[str, float] | None, int | None, float | None, float | None]:
-    """``stack_cpu.json``: CPU seconds per stack process, pinned CPUs, wall time, idle share.
+) -> tuple[
+    dict[str, float] | None, int | None, float | None, float | None, dict[str, float] | None
+]:
+    """``stack_cpu.json``: CPU seconds per stack process, pinned CPUs, wall time, idle shares.
 
     Written by the fidelity experiment from ``/proc/<pid>/stat`` of every
     process of the deployment: ``{"wall_s": s, "processes": {name: {"cpu_s":
     ...}}, "pinning": {"stack_cpus": [...]}, "idle": {"wall_s": s,
-    "processes": {...}}}`` (``idle``: a spell with no traffic before the run);
-    optional.
+    "processes": {...}}}`` (``idle``: a spell with no traffic before the run;
+    the job worker is the process named :data:`JOB_WORKER`); optional.
     """
     path = directory / STACK_CPU
     if not path.is_file():
-        return None, None, None, None
+        return None, None, None, None, None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         cpu = {str(k): float(v["cpu_s"]) for k, v in data["processes"].items()}
         pinned = data.get("pinning", {}).get("stack_cpus") or []
         wall = float(data["wall_s"])
         idle = data.get("idle")
-        share = (
-            sum(float(v["cpu_s"]) for v in idle["processes"].values()) / float(idle["wall_s"])
+        by = (
+            {
+                str(k): float(v["cpu_s"]) / float(idle["wall_s"])
+                for k, v in idle["processes"].items()
+            }
             if idle and float(idle["wall_s"]) > 0
             else None
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadInput(f"{path}: not a stack CPU record ({exc})") from None
-    return cpu, (len(pinned) or None), wall, share
+    share = sum(by.values()) if by is not None else None
+    return cpu, (len(pinned) or None), wall, share, by
 
 
 def _delta(

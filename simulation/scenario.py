@@ -372,6 +372,15 @@ class ApiSpec(Section):
         " pinned to one core): like shared_core_ms it delays the requests behind, but it is"
         " not CPU. 'perfcore calibrate --capacity' fits it. 0: none",
     )
+    job_core_ms: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_MS,
+        description="CPU one job takes on the replica's core when the job worker is pinned with"
+        " the server: one burst from when the request that enqueued it ends, run before the"
+        " requests waiting for the core (a process that slept gets the core first when it"
+        " wakes). 'perfcore calibrate' fits it from a pinned run. 0: the worker runs elsewhere",
+    )
     background_core: float = Field(
         0.0,
         ge=0,

@@ -17,7 +17,10 @@ arrival order:
    stretches both by ``1 / (1 - share)``. A request that finds the core
    idle since ``g`` seconds pays for waking it (``api.wake_factor``): its
    CPU, miss CPU and shared work take ``1 + wake_factor * (1 - exp(-g / wake_gap_s))``
-   times as long (its query ``db.wake_factor``);
+   times as long (its query ``db.wake_factor``). A job worker pinned with the
+   server (``api.job_core_ms``) runs each job the request enqueues as one
+   burst from the request's end, before the requests then waiting for the
+   core: the kernel runs a process that slept first when it wakes;
 2. for a cached read: looks in its replica's L1 (the load balancer picks the
    replica uniformly), then L2; XFetch may decide to refresh early; a miss
    runs the class's query on the database pool and stores the value with the
@@ -79,6 +82,7 @@ class ClassTable:
     ttl_s: list[float]
     invalidates: list[list[tuple[int, bool]]]  # (offset, keyed by event rather than by key)
     jobs: list[list[tuple[str, float]]]
+    jobs_per_request: list[float]  # expected jobs one request enqueues
     marks: list[list[tuple[int, int]]]  # (offset, STALE_* key mode) a write leaves stale
 
     @classmethod
@@ -87,7 +91,7 @@ class ClassTable:
         infra = scenario.infrastructure
         queries = infra.db.queries
         stretch = 1.0 / (1.0 - infra.api.background_core)  # the core is not all the server's
-        t = ClassTable([], [], [], [], [], [], [], [], [])
+        t = ClassTable([], [], [], [], [], [], [], [], [], [])
         for name in REQUEST_CLASSES:
             rc = PLATFORM.request_classes[name]
             # A class that needs a token pays for checking it, as the service does.
@@ -113,6 +117,7 @@ class ClassTable:
                     inv.append((cache.offset[item.namespace], item.key == "event"))
             t.invalidates.append(inv)
             t.jobs.append(sorted(rc.jobs.items()))
+            t.jobs_per_request.append(sum(rc.jobs.values()))
             marks = stale_marks(name) if cache.enabled else []
             t.marks.append([(cache.offset[ns], mode) for ns, mode in marks])
         return t
@@ -182,6 +187,9 @@ class RequestPath:
         self.shared_s = spec.shared_core_ms / 1000.0 / (1.0 - spec.background_core)
         # The core is held for hand-offs too, but they are not CPU (metrics use shared_s).
         self.hold_s = self.shared_s + spec.handoff_ms / 1000.0 / (1.0 - spec.background_core)
+        # A job's burst on the core, and the bursts not yet run: (from when, seconds).
+        self.job_s = spec.job_core_ms / 1000.0 / (1.0 - spec.background_core)
+        self.bursts: list[tuple[float, float]] = []
         self.sessions = max(scenario.workload.events.sessions_per_event, 1)
         # Per class: cached reads served, and the summed seconds they were out of date.
         n = len(REQUEST_CLASSES)
@@ -207,7 +215,9 @@ class RequestPath:
         is the client's only).
 
         ``cpu``/``dbs`` are drawn service times, ``lb`` uniforms in [0, 1) that
-        pick the replica, ``u`` uniforms in (0, 1] for XFetch.
+        pick the replica, ``u`` uniforms in (0, 1] for XFetch and for how many
+        jobs a request enqueues (a class that enqueues jobs is a write, which
+        XFetch never asks).
         """
         tab, cache = self.table, self.cache
         api, cpus, db = self.api.heap, self.cpu.heap, self.db.heap
@@ -230,6 +240,8 @@ class RequestPath:
         wake_cpu, wake_db, wake_gap = self.wake
         waking = bool(wake_cpu or wake_db)
         exp_ = math.exp
+        job_s, bursts, per_request = self.job_s, self.bursts, tab.jobs_per_request
+        push, pop = heapq.heappush, heapq.heappop
 
         replace = heapq.heapreplace
 
@@ -263,6 +275,13 @@ class RequestPath:
             # The handler's CPU burst queues for one of the replicas' CPUs. Slot
             # starts are non-decreasing (FCFS), so this pool is exact FCFS too.
             core = cpus[0]
+            if bursts and bursts[0][0] < (start if start > core else core):
+                # Jobs that arrived before this request would begin take the core first.
+                while bursts and bursts[0][0] < (start if start > core else core):
+                    at, burst = pop(bursts)
+                    core = (core if core > at else at) + burst
+                replace(cpus, core)
+                core = cpus[0]
             warm = 1.0
             if waking and start > core:
                 # The core slept for start - core: this request's work pays for waking it.
@@ -363,6 +382,11 @@ class RequestPath:
                         dirty[gk] = end
             replace(cpus, hold)
             replace(api, end)
+            if job_s and per_request[c]:
+                m = per_request[c]
+                n = int(m) + (uu <= m - int(m))
+                if n:
+                    push(bursts, (end, n * job_s))
             add_start(start)
             add_end(end)
             add_level(level)
