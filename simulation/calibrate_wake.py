@@ -33,7 +33,7 @@ from simulation.calibrate_shape import cpu_shape, l1_hits
 from simulation.measured import ServerDelta, read_locust
 
 # Fitted values that are a request's work on the core (api.wake_factor) or a query's time.
-CPU_PATHS = (".cpu_ms", ".miss_cpu_ms")
+CPU_PATHS = (".cpu_ms", ".miss_cpu_ms", ".job_core_ms")
 DB_SUFFIX = ".with_index_ms"
 
 

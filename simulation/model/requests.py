@@ -20,7 +20,8 @@ arrival order:
    times as long (its query ``db.wake_factor``). A job worker pinned with the
    server (``api.job_core_ms``) runs each job the request enqueues as one
    burst from the request's end, before the requests then waiting for the
-   core: the kernel runs a process that slept first when it wakes;
+   core: the kernel runs a process that slept first when it wakes (a burst
+   that finds the core idle pays for waking it, too);
 2. for a cached read: looks in its replica's L1 (the load balancer picks the
    replica uniformly), then L2; XFetch may decide to refresh early; a miss
    runs the class's query on the database pool and stores the value with the
@@ -279,6 +280,8 @@ class RequestPath:
                 # Jobs that arrived before this request would begin take the core first.
                 while bursts and bursts[0][0] < (start if start > core else core):
                     at, burst = pop(bursts)
+                    if waking and at > core:  # a job waking an idle core pays for it too
+                        burst *= 1.0 + wake_cpu * (1.0 - exp_((core - at) / wake_gap))
                     core = (core if core > at else at) + burst
                 replace(cpus, core)
                 core = cpus[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -13,16 +15,23 @@ from simulation.scenario import REQUEST_CLASSES, Scenario
 SIZES = {"global": 1, "event": 40, "attendee": 2000, "session": 160}
 
 
-def _latency(times: list[float], classes: list[str], job_ms: float) -> np.ndarray:
-    """Latency (ms) of writes sent at ``times``: 1 ms CPU + 2 ms query on the core each."""
+def _latency(
+    times: list[float],
+    classes: list[str],
+    job_ms: float,
+    core_share: float = 1.0,
+    wake: float = 0.0,
+) -> np.ndarray:
+    """Latency (ms) of writes sent at ``times``: 1 ms CPU + 2 ms query (on the core) each."""
     sc = Scenario.model_validate({"infrastructure": {
         "request_classes": {"register": {"cpu_ms": 1.0}, "check_in": {"cpu_ms": 1.0}},
-        "db": {"core_share": 1.0, "service": "deterministic",
+        "db": {"core_share": core_share, "service": "deterministic",
                "queries": {"insert_registration": {"with_index_ms": 2.0, "without_index_ms": 2.0},
                            "insert_checkin": {"with_index_ms": 2.0, "without_index_ms": 2.0}}},
         "cache": {"l2_rtt_ms": 0.0},
         "api": {"slots_per_replica": 100, "cpus_per_replica": 1, "service": "deterministic",
-                "auth_ms": 0.0, "job_core_ms": job_ms}}})  # fmt: skip
+                "auth_ms": 0.0, "job_core_ms": job_ms,
+                "wake_factor": wake, "wake_gap_s": 0.001}}})  # fmt: skip
     t = np.asarray(times)
     cid = np.asarray([REQUEST_CLASSES.index(c) for c in classes], np.int8)
     trace = Trace(t, cid, np.arange(t.shape[0], dtype=np.int64) % 40, t[-1] + 1.0)
@@ -44,6 +53,17 @@ def test_a_request_already_queued_when_the_job_arrives_goes_first() -> None:
     # arriving at 1.0035 behind the second, starts at 1.016.
     lat = _latency([1.0, 1.0025, 1.0035], ["register"] * 3, 5.0)
     assert lat == pytest.approx([3.0, 0.5 + 3.0, 12.5 + 3.0])
+
+
+def test_a_job_that_finds_the_core_idle_pays_for_waking_it() -> None:
+    # The query is off the core: the first registration's CPU (2 ms, the core woke from
+    # a long sleep) ends at 1.002 and its job arrives at 1.004, after the core slept 2 ms
+    # (1 - e^-2 of a full wake-up): 5 ms * 1.8647. The probe at 1.005 waits for it.
+    lat = _latency([1.0, 1.005], ["register"] * 2, 5.0, core_share=0.0, wake=1.0)
+    burst = 5.0 * (2.0 - math.exp(-2.0))
+    assert lat == pytest.approx([4.0, (4.0 + burst - 5.0) + 3.0])
+    plain = _latency([1.0, 1.005], ["register"] * 2, 5.0, core_share=0.0, wake=0.0)
+    assert plain == pytest.approx([3.0, 4.0 + 3.0 - 1.0])  # the job ends at 1.009
 
 
 def test_a_check_in_enqueues_a_job_seven_times_in_ten() -> None:
