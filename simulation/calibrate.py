@@ -25,7 +25,13 @@ from typing import Any
 
 from perfcore.errors import BadInput
 from perfcore.platform import PLATFORM
-from simulation.calibrate_core import Fitted, background_share, core_fit, handoff_fit
+from simulation.calibrate_core import (
+    Fitted,
+    background_share,
+    core_fit,
+    handoff_fit,
+    unshared,
+)
 from simulation.calibrate_shape import shape_fit
 from simulation.measured import ENDPOINT_CLASS, Histogram, ServerDelta
 from simulation.scenario import Scenario
@@ -121,6 +127,8 @@ def fit(
                                  " the hits' CPU, two round trips and the query"))  # fmt: skip
     db_means = {q: ms * db_shape.mean_per_median for q, ms in db_ms.items()}
     fitted += core_fit(delta, scenario, handlers, db_means)
+    if scenario.infrastructure.db.sharing_window_s:
+        fitted = unshared(fitted, delta)
     if capacity_req_s is not None:
         handoff = handoff_fit(delta, scenario, capacity_req_s)
         if handoff is None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from perfcore.errors import BadInput
-from simulation.calibrate_core import Fitted
+from simulation.calibrate_core import Fitted, sharing_slowdown
 from simulation.calibrate_shape import cpu_shape, l1_hits
 from simulation.measured import ServerDelta, read_locust
 
@@ -94,9 +94,17 @@ def wake_fit(
     run_dir: Path,
     gap_s: float,
     min_requests: int,
+    core_share: float = 0.0,
 ) -> tuple[list[Fitted], float, float, list[str]]:
-    """(the two factors as fitted, the low run's CPU and query divisors, what was not fitted)."""
+    """(the two factors as fitted, the low run's CPU and query divisors, what was not fitted).
+
+    With the queries partly on the core (``core_share``), each run's query
+    medians are first taken as on an idle core (:func:`sharing_slowdown`):
+    the busier run's are slowed by sharing it, which hides their wake-up saving.
+    """
     at_low, at_run = run_load(low, low_dir), run_load(run, run_dir)
+    s_low = sharing_slowdown(at_low.busy, core_share)
+    s_run = sharing_slowdown(at_run.busy, core_share)
     if at_run.rate <= at_low.rate:
         raise BadInput(f"--load-run {run_dir}: its rate must be above the low run's")
     f_low, f_run = at_low.paid(gap_s), at_run.paid(gap_s)
@@ -111,7 +119,7 @@ def wake_fit(
         if a and b:
             hits.append((a, b, low.cache[endpoint].get("hit", 0.0)))
     queries = [
-        (h.quantile(0.5), run.queries[q].quantile(0.5), h.count)
+        (h.quantile(0.5) / s_low, run.queries[q].quantile(0.5) / s_run, h.count)
         for q, h in sorted(low.queries.items())
         if h.count >= min_requests and q in run.queries and run.queries[q].count >= min_requests
     ]

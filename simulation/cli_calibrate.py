@@ -92,8 +92,10 @@ def calibrate(
     fitted, skipped = fit(low, scenario, min_requests, capacity)
     if load_run is not None:
         busy = read_server(load_run)
+        share = next((f.value for f in fitted if f.path == "infrastructure.db.core_share"), 0.0)
+        share = share if scenario.infrastructure.db.sharing_window_s else 0.0
         wake, cpu_div, db_div, not_waking = wake_fit(
-            low, measured, busy, load_run, wake_gap, min_requests
+            low, measured, busy, load_run, wake_gap, min_requests, float(share)
         )
         spread = warm_spread(busy, min_requests) if wake else None
         fitted = warm(fitted, cpu_div, db_div, spread) + wake

@@ -314,6 +314,14 @@ class DatabaseSpec(Section):
         " work under the GIL; a database pinned to the same core): it waits for the core, holding"
         " its connection. 0: queries run beside the core",
     )
+    sharing_window_s: float = Field(
+        0.05,
+        ge=0,
+        le=60,
+        description="the CPU share of a query on the core takes 1 / (1 - rho) as long, rho the"
+        " core's utilisation over about this many seconds (processor sharing with the core's"
+        " other work). 0: not slowed",
+    )
     indexed: bool = Field(True, description="service times with (True) or without indexes")
     service: ServiceDist = Field("exponential", description="query time distribution")
     service_cv: float = Field(

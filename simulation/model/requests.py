@@ -21,7 +21,10 @@ arrival order:
    server (``api.job_core_ms``) runs each job the request enqueues as one
    burst from the request's end, before the requests then waiting for the
    core: the kernel runs a process that slept first when it wakes (a burst
-   that finds the core idle pays for waking it, too);
+   that finds the core idle pays for waking it, too). The CPU share of a
+   query on the core (``db.core_share``) takes ``1 / (1 - rho)`` times as
+   long, ``rho`` the core's utilisation over the last ``db.sharing_window_s``
+   (processor sharing: MariaDB's threads share the core with everything else);
 2. for a cached read: looks in its replica's L1 (the load balancer picks the
    replica uniformly), then L2; XFetch may decide to refresh early; a miss
    runs the class's query on the database pool and stores the value with the
@@ -42,7 +45,11 @@ request waits for the loop before each of its steps (its start, and the
 resumption after each await: an L2 round trip, a query on a worker thread,
 an invalidation), not only before its first. The model queues the whole
 request once, before its CPU burst; of that wait the server's timer sees
-all but one step's share, ``(steps - 1) / steps``.
+all but one step's share, ``(steps - 1) / steps``. Another process's spell
+on the core in that wait (a query's CPU, a job) is the exception: it shares
+the core with the handler once that has started, so the timer sees the
+overlap, up to the handler's own CPU (two tasks sharing a core each take at
+most twice as long).
 
 Staleness: a cached value marked stale at time *w* and served at *now*
 counts ``now - w`` seconds (how long the served value has been out of date);
@@ -69,6 +76,8 @@ from simulation.scenario import REQUEST_CLASSES, Scenario
 
 # Cache outcome of a request.
 L1_HIT, L2_HIT, MISS, UNCACHED = 0, 1, 2, 3
+MAX_RHO = 0.95  # past it a query's slowdown is capped: the model's own queue holds the overload
+SPELLS_KEPT = 32  # spells remembered: past it the ones over go, then the oldest (overload)
 
 
 @dataclass(frozen=True)
@@ -191,6 +200,11 @@ class RequestPath:
         # A job's burst on the core, and the bursts not yet run: (from when, seconds).
         self.job_s = spec.job_core_ms / 1000.0 / (1.0 - spec.background_core)
         self.bursts: list[tuple[float, float]] = []
+        # Other processes' spells on the core (jobs, queries): (from, to), while they matter.
+        self.others: list[tuple[float, float]] = []
+        # The core's recent work, decayed over db.sharing_window_s, and when it was decayed.
+        self.window = scenario.infrastructure.db.sharing_window_s if self.db_core else 0.0
+        self.recent = [0.0, 0.0]
         self.sessions = max(scenario.workload.events.sessions_per_event, 1)
         # Per class: cached reads served, and the summed seconds they were out of date.
         n = len(REQUEST_CLASSES)
@@ -243,6 +257,11 @@ class RequestPath:
         exp_ = math.exp
         job_s, bursts, per_request = self.job_s, self.bursts, tab.jobs_per_request
         push, pop = heapq.heappush, heapq.heappop
+        others, spell = self.others, self.others.append
+        track = bool(job_s or db_core)  # does another process work on the core?
+        window, recent = self.window, self.recent
+        work, last = recent
+        slowdown = 1.0  # how much longer a query's CPU takes on the core now (the sharing)
 
         replace = heapq.heapreplace
 
@@ -259,7 +278,10 @@ class RequestPath:
             g = g if g > ready else ready
             done = g + ds
             if db_core:
-                hold = (hold if hold > g else g) + ds * db_core
+                a = hold if hold > g else g
+                hold = a + ds * db_core
+                spell((a, hold))
+                done += ds * db_core * (slowdown - 1.0)
             replace(db, done)
             return hold, done
 
@@ -276,13 +298,24 @@ class RequestPath:
             # The handler's CPU burst queues for one of the replicas' CPUs. Slot
             # starts are non-decreasing (FCFS), so this pool is exact FCFS too.
             core = cpus[0]
+            if window:
+                # A core shared at utilisation rho runs each task 1 / (1 - rho) times as
+                # long (M/G/1 processor sharing): the query's CPU on it is slowed so.
+                work *= exp_((last - t) / window)
+                last = t
+                rho = work / window
+                slowdown = 1.0 / (1.0 - (rho if rho < MAX_RHO else MAX_RHO))
+            ran = 0.0  # the jobs' bursts run before this request
             if bursts and bursts[0][0] < (start if start > core else core):
                 # Jobs that arrived before this request would begin take the core first.
                 while bursts and bursts[0][0] < (start if start > core else core):
                     at, burst = pop(bursts)
                     if waking and at > core:  # a job waking an idle core pays for it too
                         burst *= 1.0 + wake_cpu * (1.0 - exp_((core - at) / wake_gap))
-                    core = (core if core > at else at) + burst
+                    at = core if core > at else at
+                    core = at + burst
+                    ran += burst
+                    spell((at, core))
                 replace(cpus, core)
                 core = cpus[0]
             warm = 1.0
@@ -293,6 +326,21 @@ class RequestPath:
                 cp *= warm
                 ds *= 1.0 + wake_db * cold
             begin = core if core > start else start
+            seen = 0.0  # of the wait before the handler's CPU, what the server's timer sees
+            if track and begin > start:
+                # The server's own backlog is before its timer starts; another process's
+                # spell (a query, a job) shares the core with a handler that has started
+                # and slows it by the overlap, at most by its own CPU (two sharing a core
+                # each take at most twice as long).
+                if len(others) > SPELLS_KEPT:
+                    others[:] = [o for o in others if o[1] > start][-SPELLS_KEPT:]
+                for a, b in others:
+                    lo = a if a > start else start
+                    hi = b if b < begin else begin
+                    if hi > lo:
+                        seen += hi - lo
+                if seen > cp:
+                    seen = cp
             now = begin + cp
             hold = now + shared * warm  # until when the core is busy for this request
             off = offset[c]
@@ -385,6 +433,8 @@ class RequestPath:
                         dirty[gk] = end
             replace(cpus, hold)
             replace(api, end)
+            if window:
+                work += ran + hold - begin
             if job_s and per_request[c]:
                 m = per_request[c]
                 n = int(m) + (uu <= m - int(m))
@@ -393,7 +443,8 @@ class RequestPath:
             add_start(start)
             add_end(end)
             add_level(level)
-            add_begin(start + (begin - start) / steps)
+            add_begin(start + (begin - start - seen) / steps)
+        recent[0], recent[1] = work, last
         return starts, ends, levels, begins
 
     def draw(

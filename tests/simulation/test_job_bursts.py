@@ -25,7 +25,7 @@ def _latency(
     """Latency (ms) of writes sent at ``times``: 1 ms CPU + 2 ms query (on the core) each."""
     sc = Scenario.model_validate({"infrastructure": {
         "request_classes": {"register": {"cpu_ms": 1.0}, "check_in": {"cpu_ms": 1.0}},
-        "db": {"core_share": core_share, "service": "deterministic",
+        "db": {"core_share": core_share, "service": "deterministic", "sharing_window_s": 0.0,
                "queries": {"insert_registration": {"with_index_ms": 2.0, "without_index_ms": 2.0},
                            "insert_checkin": {"with_index_ms": 2.0, "without_index_ms": 2.0}}},
         "cache": {"l2_rtt_ms": 0.0},

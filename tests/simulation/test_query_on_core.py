@@ -15,7 +15,7 @@ def _register(times: list[float], shared_ms: float) -> np.ndarray:
     """Server-side latency (ms) of registrations sent at ``times``, 1 ms CPU + 2 ms query."""
     sc = Scenario.model_validate({"infrastructure": {
         "request_classes": {"register": {"cpu_ms": 1.0}},
-        "db": {"core_share": 1.0, "service": "deterministic",
+        "db": {"core_share": 1.0, "service": "deterministic", "sharing_window_s": 0.0,
                "queries": {"insert_registration": {"with_index_ms": 2.0, "without_index_ms": 5.0}}},
         "cache": {"l2_rtt_ms": 0.0},
         "api": {"slots_per_replica": 100, "cpus_per_replica": 1, "service": "deterministic",
