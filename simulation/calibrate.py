@@ -30,6 +30,7 @@ from simulation.calibrate_core import (
     background_share,
     core_fit,
     handoff_fit,
+    shared_query_share,
     unshared,
 )
 from simulation.calibrate_shape import shape_fit
@@ -127,8 +128,7 @@ def fit(
                                  " the hits' CPU, two round trips and the query"))  # fmt: skip
     db_means = {q: ms * db_shape.mean_per_median for q, ms in db_ms.items()}
     fitted += core_fit(delta, scenario, handlers, db_means)
-    if scenario.infrastructure.db.sharing_window_s:
-        fitted = unshared(fitted, delta)
+    fitted = unshared(fitted, delta, shared_query_share(fitted, scenario))
     if capacity_req_s is not None:
         handoff = handoff_fit(delta, scenario, capacity_req_s)
         if handoff is None:

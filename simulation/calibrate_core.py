@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 
 from perfcore.platform import PLATFORM
 from simulation.measured import ENDPOINT_CLASS, JOB_WORKER, ServerDelta
+from simulation.model.requests import MAX_RHO
 from simulation.scenario import Scenario
 
 
@@ -184,26 +185,32 @@ def handoff_fit(delta: ServerDelta, scenario: Scenario, capacity_req_s: float) -
     )
 
 
-MAX_BUSY = 0.95  # as the model's cap (simulation.model.requests.MAX_RHO)
-
-
 def sharing_slowdown(busy: float, core_share: float) -> float:
     """How much longer a query takes on a core ``busy`` of the time, ``core_share`` of it CPU."""
-    return 1.0 - core_share + core_share / (1.0 - min(busy, MAX_BUSY))
+    return 1.0 - core_share + core_share / (1.0 - min(busy, MAX_RHO))
 
 
-def core_busy(delta: ServerDelta) -> float | None:
-    """The pinned core's busy share over the run (the stack's CPU), None when not recorded."""
-    if not delta.stack_cpu_s or not delta.stack_wall_s:
+def core_busy(delta: ServerDelta, wall_s: float | None = None) -> float | None:
+    """The pinned cores' busy share (the stack's CPU) over ``wall_s``, by default the time the
+    stack was sampled; None when the stack's CPU or that time is not recorded."""
+    wall = delta.stack_wall_s if wall_s is None else wall_s
+    if not delta.stack_cpu_s or not delta.stack_cpus or not wall:
         return None
-    return sum(delta.stack_cpu_s.values()) / max(delta.stack_cpus or 1, 1) / delta.stack_wall_s
+    return sum(delta.stack_cpu_s.values()) / delta.stack_cpus / wall
 
 
-def unshared(fitted: list[Fitted], delta: ServerDelta) -> list[Fitted]:
-    """The query times as on an idle core: divided by the run's :func:`sharing_slowdown`."""
+def shared_query_share(fitted: list[Fitted], scenario: Scenario) -> float:
+    """The fitted ``db.core_share`` that sharing the core slows (0 with no sharing window)."""
+    if not scenario.infrastructure.db.sharing_window_s:
+        return 0.0
     share = next((f.value for f in fitted if f.path == "infrastructure.db.core_share"), 0.0)
+    return share if isinstance(share, float) else 0.0
+
+
+def unshared(fitted: list[Fitted], delta: ServerDelta, share: float) -> list[Fitted]:
+    """The query times as on an idle core: divided by the run's :func:`sharing_slowdown`."""
     busy = core_busy(delta)
-    if not isinstance(share, float) or not share or busy is None:
+    if not share or busy is None:
         return fitted
     slowdown = sharing_slowdown(busy, share)
     how = f"; unshared: / {slowdown:.3f} (core {busy:.0%} busy)"

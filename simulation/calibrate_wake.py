@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from perfcore.errors import BadInput
-from simulation.calibrate_core import Fitted, sharing_slowdown
+from simulation.calibrate_core import Fitted, core_busy, sharing_slowdown
 from simulation.calibrate_shape import cpu_shape, l1_hits
 from simulation.measured import ServerDelta, read_locust
 
@@ -58,13 +58,12 @@ def run_load(delta: ServerDelta, directory: Path) -> RunLoad:
         wall = float(max(seconds) - min(seconds) + 1) if seconds else None
     if not wall or requests <= 0:
         raise BadInput(f"{directory}: the run's length is not recorded (no requests per second)")
-    if delta.stack_cpu_s and delta.stack_cpus:
-        cpu = sum(delta.stack_cpu_s.values()) / delta.stack_cpus
-    elif delta.cpu_s is not None:
-        cpu = delta.cpu_s
-    else:
-        raise BadInput(f"{directory}: no CPU time recorded (process_cpu_seconds_total)")
-    return RunLoad(requests / wall, min(cpu / wall, 0.99))
+    busy = core_busy(delta, wall)
+    if busy is None:
+        if delta.cpu_s is None:
+            raise BadInput(f"{directory}: no CPU time recorded (process_cpu_seconds_total)")
+        busy = delta.cpu_s / wall
+    return RunLoad(requests / wall, min(busy, 0.99))
 
 
 def _l1_hit_median_s(delta: ServerDelta, endpoint: str, min_requests: int) -> float | None:

@@ -80,6 +80,7 @@ def calibrate(
     """Fit per-class CPU, per-query DB time, L2 round trip and CPU spread from MEASURED."""
     from perfcore.errors import BadInput
     from simulation.calibrate import fit, format_fit, overlay
+    from simulation.calibrate_core import shared_query_share
     from simulation.calibrate_wake import wake_fit, warm, warm_spread
     from simulation.measured import read_server
     from simulation.scenario import load_scenario
@@ -92,10 +93,9 @@ def calibrate(
     fitted, skipped = fit(low, scenario, min_requests, capacity)
     if load_run is not None:
         busy = read_server(load_run)
-        share = next((f.value for f in fitted if f.path == "infrastructure.db.core_share"), 0.0)
-        share = share if scenario.infrastructure.db.sharing_window_s else 0.0
+        share = shared_query_share(fitted, scenario)
         wake, cpu_div, db_div, not_waking = wake_fit(
-            low, measured, busy, load_run, wake_gap, min_requests, float(share)
+            low, measured, busy, load_run, wake_gap, min_requests, share
         )
         spread = warm_spread(busy, min_requests) if wake else None
         fitted = warm(fitted, cpu_div, db_div, spread) + wake

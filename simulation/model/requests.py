@@ -327,13 +327,14 @@ class RequestPath:
                 ds *= 1.0 + wake_db * cold
             begin = core if core > start else start
             seen = 0.0  # of the wait before the handler's CPU, what the server's timer sees
+            if track and len(others) > SPELLS_KEPT:
+                others[:] = [o for o in others if o[1] > start]  # over: they overlap nothing
             if track and begin > start:
                 # The server's own backlog is before its timer starts; another process's
                 # spell (a query, a job) shares the core with a handler that has started
                 # and slows it by the overlap, at most by its own CPU (two sharing a core
                 # each take at most twice as long).
-                if len(others) > SPELLS_KEPT:
-                    others[:] = [o for o in others if o[1] > start][-SPELLS_KEPT:]
+                del others[:-SPELLS_KEPT]  # overload: only the latest spells
                 for a, b in others:
                     lo = a if a > start else start
                     hi = b if b < begin else begin

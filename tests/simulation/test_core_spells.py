@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from simulation.calibrate_core import Fitted, unshared
+from simulation.calibrate_core import Fitted, shared_query_share, unshared
 from simulation.measured import ServerDelta
 from simulation.replay import Replayed, Trace, replay
 from simulation.scenario import REQUEST_CLASSES, Scenario
@@ -67,8 +67,11 @@ def test_calibration_takes_the_runs_sharing_out_of_the_query_times() -> None:
         Fitted("infrastructure.db.queries.event_by_id.with_index_ms", 5.0, 10, ""),
         Fitted("infrastructure.request_classes.event_detail.cpu_ms", 1.0, 10, ""),
     ]
-    values = [f.value for f in unshared(fitted, delta)]
+    assert shared_query_share(fitted, Scenario()) == 1.0
+    off = Scenario.model_validate({"infrastructure": {"db": {"sharing_window_s": 0.0}}})
+    assert shared_query_share(fitted, off) == 0.0
+    values = [f.value for f in unshared(fitted, delta, 1.0)]
     assert values == pytest.approx([1.0, 4.0, 1.0])
     half = [replace(fitted[0], value=0.5), fitted[1]]  # half of it CPU: 0.5 + 0.5 / 0.8
-    assert unshared(half, delta)[1].value == pytest.approx(5.0 / 1.125)
-    assert unshared(fitted, ServerDelta({}, {}, {}, {}, {}, None)) == fitted  # not pinned
+    assert unshared(half, delta, 0.5)[1].value == pytest.approx(5.0 / 1.125)
+    assert unshared(fitted, ServerDelta({}, {}, {}, {}, {}, None), 1.0) == fitted  # not pinned
